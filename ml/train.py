@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+"""Train toolcontrol's default detector on rendered toolkit scenes and export it
+to ONNX in Ultralytics' YOLOv8 detect layout.
+
+    /usr/bin/python3 ml/train.py --data ml/data/train --out ml/runs/train --epochs 40 --imgsz 320
+
+Runs on Debian's python3-torch (1.13, CPU). The network is a small anchor-free
+YOLO-style detector: conv-BN-SiLU backbone with outputs at strides 8/16/32, a
+small PAN neck, and per-level heads predicting box side distances (in strides)
+and class logits, no objectness. Assignment is centre sampling with per-level
+size ranges; classification uses quality focal loss (IoU-aware targets), boxes
+GIoU. The export decodes inside the graph to cx, cy, w, h in input pixels and
+sigmoid scores: output0 = [N, 4 + nc, anchors], exactly what Ultralytics'
+exporter produces, with the same metadata_props.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+torch.set_num_threads(2)
+
+NAMES = [
+    'screwdriver_flat', 'screwdriver_phillips', 'screwdriver_offset_phillips', 'brace',
+    'safety_wire_pliers', 'pliers', 'shernitsa', 'adjustable_wrench', 'oil_can_opener',
+    'combination_wrench_3_4', 'side_cutters',
+]
+STRIDES = (8, 16, 32)
+# Half the longest side of a box (px at imgsz) each level is responsible for.
+LEVEL_RANGES = ((0, 48), (32, 96), (72, 1e9))
+
+
+# ---------------------------------------------------------------- data
+
+def letterbox(img: Image.Image, size):
+    """Ultralytics LetterBox(auto=False): keep aspect, pad with 114, centre. size = (h, w)."""
+    H, W = size
+    w, h = img.size
+    r = min(H / h, W / w)
+    nw, nh = round(w * r), round(h * r)
+    dw, dh = (W - nw) / 2, (H - nh) / 2
+    top, left = round(dh - 0.1), round(dw - 0.1)
+    canvas = Image.new('RGB', (W, H), (114, 114, 114))
+    canvas.paste(img.resize((nw, nh), Image.BILINEAR), (left, top))
+    return canvas, r, left, top
+
+
+def load_split(root: str, split: str, size):
+    images = sorted(glob.glob(os.path.join(root, 'images', split, '*.jpg')))
+    data = np.zeros((len(images), 3, size[0], size[1]), dtype=np.uint8)
+    labels = []
+    for i, path in enumerate(images):
+        img = Image.open(path).convert('RGB')
+        w, h = img.size
+        boxed, r, left, top = letterbox(img, size)
+        data[i] = np.asarray(boxed).transpose(2, 0, 1)
+        label_path = path.replace(os.sep + 'images' + os.sep, os.sep + 'labels' + os.sep)[:-4] + '.txt'
+        rows = []
+        with open(label_path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                c, cx, cy, bw, bh = map(float, line.split())
+                x1 = (cx - bw / 2) * w * r + left
+                y1 = (cy - bh / 2) * h * r + top
+                x2 = (cx + bw / 2) * w * r + left
+                y2 = (cy + bh / 2) * h * r + top
+                rows.append([c, x1, y1, x2, y2])
+        labels.append(torch.tensor(rows, dtype=torch.float32).reshape(-1, 5))
+    return torch.from_numpy(data), labels
+
+
+# ---------------------------------------------------------------- model
+
+class Conv(nn.Sequential):
+    def __init__(self, c1, c2, k=3, s=1):
+        super().__init__(nn.Conv2d(c1, c2, k, s, k // 2, bias=False), nn.BatchNorm2d(c2), nn.SiLU(inplace=True))
+
+
+class Block(nn.Module):
+    """Split-transform-merge (C2f-like): half the channels go through n residual pairs."""
+
+    def __init__(self, c1, c2, n=1):
+        super().__init__()
+        h = c2 // 2
+        self.stem = Conv(c1, 2 * h, 1)
+        self.convs = nn.ModuleList(nn.Sequential(Conv(h, h), Conv(h, h)) for _ in range(n))
+        self.out = Conv((2 + n) * h, c2, 1)
+
+    def forward(self, x):
+        a, b = self.stem(x).chunk(2, 1)
+        ys = [a, b]
+        for conv in self.convs:
+            b = b + conv(b)
+            ys.append(b)
+        return self.out(torch.cat(ys, 1))
+
+
+class SPPF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.cv1 = Conv(c, c // 2, 1)
+        self.cv2 = Conv(c * 2, c, 1)
+
+    def forward(self, x):
+        x = self.cv1(x)
+        y1 = F.max_pool2d(x, 5, 1, 2)
+        y2 = F.max_pool2d(y1, 5, 1, 2)
+        y3 = F.max_pool2d(y2, 5, 1, 2)
+        return self.cv2(torch.cat([x, y1, y2, y3], 1))
+
+
+class Head(nn.Module):
+    """Per level: a 1x1 reduction, then separate box and class branches (decoupled, as YOLOv8)."""
+
+    def __init__(self, c, nc, hidden=48):
+        super().__init__()
+        self.reduce = Conv(c, hidden, 1)
+        self.box = nn.Sequential(Conv(hidden, hidden), nn.Conv2d(hidden, 4, 1))
+        self.cls = nn.Sequential(Conv(hidden, hidden), nn.Conv2d(hidden, nc, 1))
+        nn.init.constant_(self.cls[-1].bias, -4.6)  # prior 0.01
+        nn.init.constant_(self.box[-1].bias, 1.0)
+
+    def forward(self, x):
+        x = self.reduce(x)
+        return self.box(x), self.cls(x)
+
+
+class Detector(nn.Module):
+    def __init__(self, nc=len(NAMES), w=(16, 24, 48, 96, 192)):
+        super().__init__()
+        self.nc = nc
+        self.stem = nn.Sequential(Conv(3, w[0], 3, 2), Conv(w[0], w[1], 3, 2), Block(w[1], w[1], 1))
+        self.d3 = nn.Sequential(Conv(w[1], w[2], 3, 2), Block(w[2], w[2], 1))  # stride 8
+        self.d4 = nn.Sequential(Conv(w[2], w[3], 3, 2), Block(w[3], w[3], 2))  # stride 16
+        self.d5 = nn.Sequential(Conv(w[3], w[4], 3, 2), Block(w[4], w[4], 1), SPPF(w[4]))  # stride 32
+        self.up4 = Block(w[4] + w[3], w[3])
+        self.up3 = Block(w[3] + w[2], w[2])
+        self.down4 = Conv(w[2], w[2], 3, 2)
+        self.pan4 = Block(w[2] + w[3], w[3])
+        self.down5 = Conv(w[3], w[3], 3, 2)
+        self.pan5 = Block(w[3] + w[4], w[4])
+        self.heads = nn.ModuleList([Head(w[2], nc), Head(w[3], nc), Head(w[4], nc)])
+
+    def features(self, x):
+        x = self.stem(x)
+        p3 = self.d3(x)
+        p4 = self.d4(p3)
+        p5 = self.d5(p4)
+        t4 = self.up4(torch.cat([F.interpolate(p5, scale_factor=2.0, mode='nearest'), p4], 1))
+        n3 = self.up3(torch.cat([F.interpolate(t4, scale_factor=2.0, mode='nearest'), p3], 1))
+        n4 = self.pan4(torch.cat([self.down4(n3), t4], 1))
+        n5 = self.pan5(torch.cat([self.down5(n4), p5], 1))
+        return [n3, n4, n5]
+
+    def forward(self, x):
+        """Raw per-level outputs: list of (box [B,4,H,W], cls [B,nc,H,W])."""
+        return [head(f) for head, f in zip(self.heads, self.features(x))]
+
+
+def anchor_points(size):
+    """Anchor centres for an input of size (h, w), level by level as Ultralytics orders them."""
+    points, strides = [], []
+    for s in STRIDES:
+        nh, nw = size[0] // s, size[1] // s
+        ys, xs = torch.meshgrid(torch.arange(nh), torch.arange(nw), indexing='ij')
+        pts = torch.stack([(xs.flatten() + 0.5) * s, (ys.flatten() + 0.5) * s], 1).float()
+        points.append(pts)
+        strides.append(torch.full((nh * nw,), float(s)))
+    return torch.cat(points), torch.cat(strides)
+
+
+def flatten_outputs(outputs):
+    """→ box distances [B, A, 4] (in strides, before softplus) and class logits [B, A, nc]."""
+    boxes = torch.cat([b.flatten(2) for b, _ in outputs], 2).permute(0, 2, 1)
+    logits = torch.cat([c.flatten(2) for _, c in outputs], 2).permute(0, 2, 1)
+    return boxes, logits
+
+
+def decode(dist_raw, points, strides):
+    d = F.softplus(dist_raw) * strides[None, :, None]
+    x1y1 = points[None] - d[..., :2]
+    x2y2 = points[None] + d[..., 2:]
+    return torch.cat([x1y1, x2y2], -1)
+
+
+class Exported(nn.Module):
+    """The graph that is exported: decoded boxes (cx, cy, w, h, input px) and sigmoid scores."""
+
+    def __init__(self, model: Detector, size):
+        super().__init__()
+        self.model = model
+        points, strides = anchor_points(size)
+        self.register_buffer('points', points)
+        self.register_buffer('strides', strides)
+
+    def forward(self, images):
+        dist_raw, logits = flatten_outputs(self.model(images))
+        boxes = decode(dist_raw, self.points, self.strides)
+        cxcy = (boxes[..., :2] + boxes[..., 2:]) / 2
+        wh = boxes[..., 2:] - boxes[..., :2]
+        return torch.cat([cxcy, wh, logits.sigmoid()], -1).permute(0, 2, 1)
+
+
+# ---------------------------------------------------------------- loss
+
+def box_iou_pairs(a, b):
+    lt = torch.max(a[:, :2], b[:, :2])
+    rb = torch.min(a[:, 2:], b[:, 2:])
+    inter = (rb - lt).clamp(min=0).prod(1)
+    area_a = (a[:, 2:] - a[:, :2]).clamp(min=0).prod(1)
+    area_b = (b[:, 2:] - b[:, :2]).clamp(min=0).prod(1)
+    union = area_a + area_b - inter + 1e-7
+    iou = inter / union
+    enclose = (torch.max(a[:, 2:], b[:, 2:]) - torch.min(a[:, :2], b[:, :2])).clamp(min=0).prod(1) + 1e-7
+    giou = iou - (enclose - union) / enclose
+    return iou, giou
+
+
+def assign(gt, points, strides):
+    """Centre sampling with level ranges. gt: [G, 5] (cls, x1, y1, x2, y2). → gt index per anchor (-1 = background)."""
+    A = points.shape[0]
+    if gt.shape[0] == 0:
+        return torch.full((A,), -1, dtype=torch.long)
+    x, y = points[:, 0:1], points[:, 1:2]
+    l = x - gt[None, :, 1]
+    t = y - gt[None, :, 2]
+    r = gt[None, :, 3] - x
+    b = gt[None, :, 4] - y
+    inside = torch.stack([l, t, r, b], -1).min(-1).values > 0
+    cx = (gt[:, 1] + gt[:, 3]) / 2
+    cy = (gt[:, 2] + gt[:, 4]) / 2
+    radius = strides[:, None] * 2.5
+    near = ((x - cx[None]).abs() < radius) & ((y - cy[None]).abs() < radius)
+    half = torch.max(gt[:, 3] - gt[:, 1], gt[:, 4] - gt[:, 2])[None] / 2
+    lo = torch.zeros_like(strides)
+    hi = torch.zeros_like(strides)
+    for s, (a, bnd) in zip(STRIDES, LEVEL_RANGES):
+        lo[strides == s] = a
+        hi[strides == s] = bnd
+    in_range = (half >= lo[:, None]) & (half <= hi[:, None])
+    ok = inside & near & in_range
+    # Thin boxes can fall between anchor centres: let their nearest anchors inside the box count.
+    area = ((gt[:, 3] - gt[:, 1]) * (gt[:, 4] - gt[:, 2]))[None].expand(A, -1).clone()
+    area[~ok] = float('inf')
+    best_area, best = area.min(1)
+    best[torch.isinf(best_area)] = -1
+    missing = [g for g in range(gt.shape[0]) if not (best == g).any()]
+    for g in missing:
+        cand = inside[:, g]
+        if cand.any():
+            d = (x[:, 0] - cx[g]) ** 2 + (y[:, 0] - cy[g]) ** 2
+            d[~cand] = float('inf')
+            idx = torch.topk(d, k=min(3, int(cand.sum())), largest=False).indices
+            best[idx] = g
+    return best
+
+
+def compute_loss(outputs, labels, points, strides, nc):
+    dist_raw, logits = flatten_outputs(outputs)
+    pred_boxes = decode(dist_raw, points, strides)
+    B = logits.shape[0]
+    cls_target = torch.zeros_like(logits)
+    box_losses, npos = [], 0
+    for i in range(B):
+        gt = labels[i]
+        idx = assign(gt, points, strides)
+        pos = idx >= 0
+        n = int(pos.sum())
+        if n == 0:
+            continue
+        npos += n
+        matched = gt[idx[pos]]
+        iou, giou = box_iou_pairs(pred_boxes[i][pos], matched[:, 1:])
+        box_losses.append((1 - giou).sum())
+        cls_target[i, pos.nonzero(as_tuple=True)[0], matched[:, 0].long()] = iou.detach().clamp(min=0.05)
+    # Quality focal loss: BCE against the IoU-aware target, weighted by |target - p|^2.
+    p = logits.sigmoid()
+    qfl = F.binary_cross_entropy_with_logits(logits, cls_target, reduction='none') * (cls_target - p).abs().pow(2)
+    norm = max(npos, 1)
+    cls_loss = qfl.sum() / norm
+    box_loss = torch.stack(box_losses).sum() / norm if box_losses else logits.sum() * 0
+    return cls_loss + 2.5 * box_loss, cls_loss.detach(), box_loss.detach()
+
+
+# ---------------------------------------------------------------- export
+
+def export_onnx(model: Detector, size, path: str, meta: dict):
+    import onnx
+
+    exported = Exported(model, size).eval()
+    dummy = torch.zeros(1, 3, size[0], size[1])
+    tmp = path + '.tmp'
+    torch.onnx.export(
+        exported, dummy, tmp, opset_version=17, input_names=['images'], output_names=['output0'],
+        dynamic_axes={'images': {0: 'batch'}, 'output0': {0: 'batch'}}, do_constant_folding=True,
+    )
+    m = onnx.load(tmp)
+    names = '{' + ', '.join(f"{i}: '{n}'" for i, n in enumerate(NAMES)) + '}'
+    props = {
+        'description': 'toolcontrol default detector (11 aviation toolkit tools), trained on rendered scenes',
+        'author': 'toolcontrol',
+        'date': time.strftime('%Y-%m-%dT%H:%M:%S'),
+        'version': meta.get('version', '1.0.0'),
+        'license': 'MIT',
+        'stride': '32',
+        'task': 'detect',
+        'batch': '1',
+        'imgsz': f'[{size[0]}, {size[1]}]',
+        'names': names,
+        'args': "{'batch': 1, 'half': False, 'dynamic': True, 'nms': False}",
+    }
+    del m.metadata_props[:]
+    for k, v in props.items():
+        entry = m.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(m)
+    onnx.save(m, tmp)
+    os.replace(tmp, path)
+    # Reference input/output for scripts/verify-export.ts (onnxruntime must agree with torch).
+    g = torch.Generator().manual_seed(7)
+    probe = torch.rand(2, 3, size[0], size[1], generator=g)
+    with torch.no_grad():
+        expected = exported(probe)
+    probe.numpy().astype('<f4').tofile(path + '.probe-input.bin')
+    expected.numpy().astype('<f4').tofile(path + '.probe-output.bin')
+    return exported
+
+
+# ---------------------------------------------------------------- training
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--out', default='ml/runs/train')
+    ap.add_argument('--epochs', type=int, default=40)
+    ap.add_argument('--imgsz', default='320', help='square size, or H,W (multiples of 32)')
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--lr', type=float, default=2e-3)
+    ap.add_argument('--minutes', type=float, default=0, help='stop after this long (0 = no limit); the schedule is sized to it')
+    ap.add_argument('--export', default='models/toolcontrol-yolo.onnx')
+    ap.add_argument('--init', help='start from these weights (a last.pt) instead of from scratch, to train longer')
+    args = ap.parse_args()
+    dims = [int(v) for v in str(args.imgsz).split(',')]
+    args.imgsz = (dims[0], dims[-1])
+    if any(d % 32 for d in args.imgsz):
+        ap.error('--imgsz must be a multiple of 32')
+    os.makedirs(args.out, exist_ok=True)
+    torch.manual_seed(0)
+
+    t0 = time.time()
+    train_x, train_y = load_split(args.data, 'train', args.imgsz)
+    val_x, val_y = load_split(args.data, 'val', args.imgsz)
+    print(f'loaded {len(train_y)} train / {len(val_y)} val images in {time.time() - t0:.0f} s', flush=True)
+
+    model = Detector()
+    if args.init:
+        model.load_state_dict(torch.load(args.init)['model'])
+        print(f'initialised from {args.init}', flush=True)
+    params = sum(p.numel() for p in model.parameters())
+    print(f'parameters: {params / 1e6:.2f} M', flush=True)
+    ema = Detector()
+    ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    points, strides = anchor_points(args.imgsz)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
+    steps_per_epoch = math.ceil(len(train_y) / args.batch)
+    total_steps = args.epochs * steps_per_epoch
+    warmup = min(500, total_steps // 10)
+    step = 0
+    history = []
+    epoch = 0
+    # A while loop, not range(): the time budget below may shorten args.epochs after epoch 1.
+    while epoch < args.epochs:
+        model.train()
+        perm = torch.randperm(len(train_y))
+        started = time.time()
+        sums = [0.0, 0.0, 0.0]
+        for bi in range(steps_per_epoch):
+            idx = perm[bi * args.batch:(bi + 1) * args.batch]
+            x = train_x[idx].float() / 255.0
+            y = [train_y[int(i)] for i in idx]
+            lr = args.lr * (step / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup))) * 0.95 + 0.05)
+            for g in opt.param_groups:
+                g['lr'] = lr
+            loss, cls_l, box_l = compute_loss(model(x), y, points, strides, len(NAMES))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+            step += 1
+            decay = 0.9995 * (1 - math.exp(-step / 300))
+            with torch.no_grad():
+                msd = model.state_dict()
+                for k, v in ema.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        v.mul_(decay).add_(msd[k].detach(), alpha=1 - decay)
+                    else:
+                        v.copy_(msd[k])
+            sums[0] += float(loss)
+            sums[1] += float(cls_l)
+            sums[2] += float(box_l)
+        ema.eval()
+        with torch.no_grad():
+            vl = []
+            for bi in range(0, len(val_y), 32):
+                x = val_x[bi:bi + 32].float() / 255.0
+                vl.append(float(compute_loss(ema(x), val_y[bi:bi + 32], points, strides, len(NAMES))[0]))
+        elapsed = time.time() - started
+        record = {
+            'epoch': epoch + 1, 'loss': sums[0] / steps_per_epoch, 'cls': sums[1] / steps_per_epoch, 'box': sums[2] / steps_per_epoch,
+            'val_loss': sum(vl) / max(1, len(vl)), 'seconds': round(elapsed, 1), 'images_per_s': round(len(train_y) / elapsed, 1),
+            'lr': lr,
+        }
+        history.append(record)
+        if args.minutes and epoch == 0:
+            # Size the schedule to the time budget, so the learning rate has decayed when time is up.
+            budget = int((args.minutes * 60 - (time.time() - t0)) / elapsed) + 1
+            if budget < args.epochs:
+                args.epochs = max(2, budget)
+                total_steps = args.epochs * steps_per_epoch
+                print(f'time budget: {args.epochs} epochs', flush=True)
+        print(json.dumps(record), flush=True)
+        torch.save({'model': ema.state_dict(), 'epoch': epoch + 1, 'imgsz': list(args.imgsz)}, os.path.join(args.out, 'last.pt'))
+        last = epoch + 1 == args.epochs
+        out_of_time = args.minutes and (time.time() - t0) / 60 > args.minutes
+        if (epoch + 1) % 5 == 0 or last or out_of_time:
+            export_onnx(ema, args.imgsz, args.export, {'version': f'1.0.{epoch + 1}'})
+            print(f'exported {args.export} (epoch {epoch + 1})', flush=True)
+        if out_of_time:
+            print(f'stopping: {args.minutes} minutes reached', flush=True)
+            break
+        epoch += 1
+
+    with open(os.path.join(args.out, 'history.json'), 'w') as f:
+        json.dump({'params': params, 'imgsz': list(args.imgsz), 'train_images': len(train_y), 'val_images': len(val_y),
+                   'minutes': round((time.time() - t0) / 60, 1), 'epochs': history}, f, indent=1)
+    print(f'done in {(time.time() - t0) / 60:.1f} min', flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,94 @@
+/**
+ * npm run eval:model -- [--count 300] [--seed 9000000] [--model models/toolcontrol-yolo.onnx]
+ *
+ * Renders held-out scenes (seeds never used in training: training used 1,000,000+
+ * and 2,000,000+), runs them through the service's own inference path (the ONNX
+ * detector: decode, letterbox, onnxruntime, NMS, scale back) and prints precision,
+ * recall, AP50 and AP50-95 per class and overall, then the kit-level verdict
+ * accuracy: scenes whose missing and extra tools, as the service reports them
+ * against the reference kit (default thresholds), are exactly right.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/index.js';
+import { classifyDetections } from '../src/domain/detection-classification.js';
+import { compareKit } from '../src/domain/kit-comparison.js';
+import { TOOL_CLASSES, type ToolClassKey } from '../src/domain/tool-classes.js';
+import { detectionMetrics, type GroundTruth, type Prediction } from '../src/ml/evaluation.js';
+import { createOnnxDetector } from '../src/ml/onnx-detector.js';
+import { Random } from '../src/synth/random.js';
+import { renderScene } from '../src/synth/scene.js';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '300' },
+    seed: { type: 'string', default: '9000000' },
+    model: { type: 'string' },
+  },
+});
+const COUNT = Number(values.count);
+const SEED = Number(values.seed);
+if (SEED >= 1_000_000 && SEED < 3_000_000) {
+  console.error('--seed overlaps the training seeds (1,000,000–2,999,999); pick held-out seeds');
+  process.exit(2);
+}
+
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
+const modelPath = values.model ?? config.model.path;
+const detector = await createOnnxDetector({ modelPath });
+const keys = TOOL_CLASSES.map((c) => c.key);
+const referenceKit = TOOL_CLASSES.map((c) => ({ classKey: c.key, toolName: c.name, quantity: 1 }));
+const policy = { requestConfidence: config.recognition.defaultConfidence, classThresholds: new Map<string, number>(), reviewFloor: config.recognition.reviewFloor };
+const names = new Map(Object.entries(detector.info.names).map(([id, name]) => [Number(id), name]));
+
+console.log(`model ${modelPath} (sha256 ${detector.info.sha256.slice(0, 16)}…, imgsz ${detector.info.imgsz.join('×')})`);
+console.log(`${COUNT} held-out scenes from seed ${SEED}: even = full kit with 0–2 tools removed, odd = random mix\n`);
+
+const truths: GroundTruth[] = [];
+const predictions: Prediction[] = [];
+let verdictsRight = 0;
+let manualChecks = 0;
+const wrong: string[] = [];
+const started = performance.now();
+for (let i = 0; i < COUNT; i++) {
+  const seed = SEED + i;
+  const pick = new Random(seed ^ 0x5eed);
+  const without = i % 2 === 0 ? pick.shuffle(keys).slice(0, pick.int(0, 2)) : [];
+  const scene = await renderScene({ seed, kit: i % 2 === 0 ? 'full' : 'random', without: without as ToolClassKey[] });
+  for (const o of scene.objects) truths.push({ image: i, classId: o.classId, box: o.box });
+
+  const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou });
+  for (const d of result.detections) predictions.push({ image: i, classId: d.classId, confidence: d.confidence, box: d.box });
+
+  // The verdict as the service computes it (aliases: the model's names are the tool keys).
+  const classified = classifyDetections(result.detections, new Map(), new Set(keys), policy);
+  const comparison = compareKit(
+    referenceKit,
+    classified.map((c) => ({ classKey: c.classKey, confidence: c.detection.confidence, uncertain: c.uncertain })),
+    { matchThreshold: config.recognition.matchThreshold },
+  );
+  const expected = compareKit(
+    referenceKit,
+    scene.objects.map((o) => ({ classKey: o.key, confidence: 1, uncertain: false })),
+    { matchThreshold: config.recognition.matchThreshold },
+  );
+  const summary = (c: typeof comparison) => JSON.stringify([c.missing.map((m) => [m.class_key, m.count]), c.extra.map((m) => [m.class_key, m.count])]);
+  if (comparison.status === 'manual_check') manualChecks++;
+  if (summary(comparison) === summary(expected)) verdictsRight++;
+  else if (wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
+}
+const seconds = (performance.now() - started) / 1000;
+await detector.close();
+
+const metrics = detectionMetrics(predictions, truths, [...names.keys()], config.recognition.defaultConfidence);
+const pad = (s: string, n: number) => s.padEnd(n);
+const num = (n: number) => n.toFixed(3).padStart(8);
+console.log(`${pad('class', 30)} ${'objects'.padStart(8)} ${'P'.padStart(8)} ${'R'.padStart(8)} ${'AP50'.padStart(8)} ${'AP50-95'.padStart(8)}`);
+for (const m of metrics) {
+  console.log(`${pad(names.get(m.classId) ?? String(m.classId), 30)} ${String(m.truths).padStart(8)} ${num(m.precision)} ${num(m.recall)} ${num(m.ap50)} ${num(m.ap50_95)}`);
+}
+const mean = (f: (m: (typeof metrics)[number]) => number) => metrics.reduce((a, m) => a + f(m), 0) / metrics.length;
+console.log(`${pad('all', 30)} ${String(truths.length).padStart(8)} ${num(mean((m) => m.precision))} ${num(mean((m) => m.recall))} ${num(mean((m) => m.ap50))} ${num(mean((m) => m.ap50_95))}`);
+console.log(`\nkit-level verdict accuracy: ${(verdictsRight / COUNT).toFixed(3)} (${verdictsRight}/${COUNT} scenes with exactly the right missing and extra tools; ${manualChecks} sent to manual check)`);
+console.log(`minimum class AP50: ${Math.min(...metrics.map((m) => m.ap50)).toFixed(3)}`);
+console.log(`${(COUNT / seconds).toFixed(1)} scenes/s (render + recognise)`);
+if (wrong.length > 0) console.log(`\nfirst wrong verdicts:\n  ${wrong.join('\n  ')}`);

@@ -1,0 +1,45 @@
+/**
+ * Seed 000's preview routes: recognition + kit comparison with no operation
+ * recorded. Batches and archives arrive later as jobs; see routes/jobs.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Deps } from '../../deps.js';
+import { BadRequestError } from '../../shared/errors.js';
+import { authenticate } from '../plugins/auth.js';
+import { multipartSchema, readUpload } from '../plugins/multipart.js';
+import { problems } from '../schemas/common.js';
+import { PredictFieldsSchema } from '../schemas/recognition.js';
+
+export async function predictRoutes(app: FastifyInstance, { deps }: { deps: Deps }): Promise<void> {
+  const upload = multipartSchema(PredictFieldsSchema, { image: { description: 'Photo of the open kit (JPEG, PNG, WebP, TIFF…)' } });
+  app.post(
+    '/predict/',
+    {
+      preHandler: authenticate(),
+      validatorCompiler: upload.validatorCompiler,
+      schema: {
+        ...upload.schema,
+        tags: ['recognition'],
+        summary: 'Recognise the tools in one photo and compare them with a kit (no operation recorded)',
+        security: [{ bearerAuth: [] }],
+        response: { 200: Type.Ref('Prediction'), ...problems(400, 401, 404, 413, 415, 422, 503) },
+      },
+    },
+    async (request) => {
+      const { fields, files } = await readUpload(request, PredictFieldsSchema, ['image']);
+      const image = files.find((f) => f.field === 'image');
+      if (!image || files.length !== 1) {
+        throw new BadRequestError('request.validation_failed', 'Send exactly one file in the "image" field', {
+          errors: [{ field: 'image', message: 'exactly one file is required' }],
+        });
+      }
+      return deps.services.predictions.predict({
+        userId: request.user.id,
+        image: image.data,
+        toolkitId: fields.toolkit_id,
+        ...(fields.confidence !== undefined ? { confidence: fields.confidence } : {}),
+      });
+    },
+  );
+}

@@ -1,0 +1,76 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { SERVICE_NAME, SERVICE_VERSION } from '../../shared/version.js';
+import type { Deps } from '../../deps.js';
+
+const ModelStatusSchema = Type.Object(
+  {
+    loaded: Type.Boolean(),
+    path: Type.String(),
+    sha256: Type.Optional(Type.String()),
+    task: Type.Optional(Type.String()),
+    names: Type.Optional(Type.Record(Type.String(), Type.String())),
+    imgsz: Type.Optional(Type.Array(Type.Integer())),
+    stride: Type.Optional(Type.Integer()),
+    batch: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    version: Type.Optional(Type.String()),
+    error: Type.Optional(Type.String()),
+  },
+  { $id: 'ModelStatus' },
+);
+
+const HealthSchema = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('down')]),
+  postgres: Type.Object({
+    ok: Type.Boolean(),
+    kind: Type.String(),
+    latency_ms: Type.Union([Type.Number(), Type.Null()]),
+    error: Type.Optional(Type.String()),
+  }),
+  redis: Type.Union([Type.Object({ ok: Type.Boolean() }), Type.Literal('not_configured')]),
+  model: Type.Ref('ModelStatus'),
+});
+
+export const serviceRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
+  app.addSchema(ModelStatusSchema);
+
+  app.get(
+    '/',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'Service information',
+        response: {
+          200: Type.Object({
+            name: Type.String(),
+            version: Type.String(),
+            docs: Type.String(),
+            model: Type.Ref('ModelStatus'),
+          }),
+        },
+      },
+    },
+    async () => ({
+      name: SERVICE_NAME,
+      version: SERVICE_VERSION,
+      docs: '/docs',
+      model: (await deps.services.health.check()).model,
+    }),
+  );
+
+  app.get(
+    '/base/health',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'Health of PostgreSQL, Redis and the model',
+        description: '200 when the database answers (`degraded` if Redis or the model is not ok); 503 when the database is down.',
+        response: { 200: HealthSchema, 503: HealthSchema },
+      },
+    },
+    async (_request, reply) => {
+      const report = await deps.services.health.check();
+      return reply.code(report.status === 'down' ? 503 : 200).send(report);
+    },
+  );
+};

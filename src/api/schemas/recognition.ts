@@ -1,0 +1,97 @@
+import { Type } from 'typebox';
+
+export const BoxSchema = Type.Object(
+  { x1: Type.Number(), y1: Type.Number(), x2: Type.Number(), y2: Type.Number() },
+  { description: 'Pixels of the original (EXIF-upright) image' },
+);
+
+export const DetectionSchema = Type.Object(
+  {
+    class_name: Type.String({ description: "The model's class name" }),
+    tool_key: Type.Union([Type.String(), Type.Null()], { description: 'Tool class it maps to (aliases), null if none' }),
+    tool_name: Type.String({ description: 'Russian tool name' }),
+    confidence: Type.Number(),
+    uncertain: Type.Boolean({ description: 'Between the review floor and the class threshold' }),
+    box: BoxSchema,
+  },
+  { $id: 'Detection' },
+);
+
+const ToolCount = Type.Object({
+  class_key: Type.String(),
+  tool_name: Type.String(),
+  expected: Type.Integer(),
+  found: Type.Integer(),
+  count: Type.Integer(),
+});
+
+export const ComparisonSchema = Type.Object(
+  {
+    status: Type.Union([Type.Literal('success'), Type.Literal('discrepancy'), Type.Literal('manual_check')]),
+    match_percentage: Type.Number(),
+    expected_total: Type.Integer(),
+    found_total: Type.Integer(),
+    counts: Type.Record(Type.String(), Type.Integer()),
+    missing: Type.Array(ToolCount),
+    extra: Type.Array(ToolCount),
+    uncertain: Type.Array(
+      Type.Object({ class_key: Type.String(), tool_name: Type.String(), count: Type.Integer(), max_confidence: Type.Number() }),
+    ),
+  },
+  { $id: 'KitComparison' },
+);
+
+export const ModelIdentitySchema = Type.Object(
+  {
+    sha256: Type.String(),
+    file: Type.String(),
+    task: Type.String(),
+    imgsz: Type.Array(Type.Integer()),
+    version: Type.Optional(Type.String()),
+  },
+  { $id: 'ModelIdentity' },
+);
+
+export const ThresholdsSchema = Type.Object(
+  {
+    confidence: Type.Number(),
+    review_floor: Type.Number(),
+    class_thresholds: Type.Record(Type.String(), Type.Number()),
+    match_threshold: Type.Number(),
+    iou: Type.Number(),
+  },
+  { $id: 'AppliedThresholds' },
+);
+
+export const TimingsSchema = Type.Object({
+  decode: Type.Number(),
+  inference: Type.Number(),
+  postprocess: Type.Number(),
+  annotate: Type.Number(),
+  total: Type.Number(),
+  cache: Type.Optional(Type.Union([Type.Literal('hit'), Type.Literal('miss')])),
+});
+
+export const PredictionSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    toolkit: Type.Object({ id: Type.Integer(), name: Type.String() }),
+    detections: Type.Array(Type.Ref('Detection')),
+    counts: Type.Record(Type.String(), Type.Integer()),
+    comparison: Type.Ref('KitComparison'),
+    unmapped: Type.Array(Type.String()),
+    image_url: Type.String({ description: 'Annotated image; GET it with the same bearer token' }),
+    model: Type.Ref('ModelIdentity'),
+    thresholds: Type.Ref('AppliedThresholds'),
+    image: Type.Object({ width: Type.Integer(), height: Type.Integer() }),
+    timings_ms: TimingsSchema,
+  },
+  { $id: 'Prediction' },
+);
+
+export const recognitionSchemas = [DetectionSchema, ComparisonSchema, ModelIdentitySchema, ThresholdsSchema, PredictionSchema];
+
+export const PredictFieldsSchema = Type.Object({
+  toolkit_id: Type.Integer({ minimum: 1, description: 'Kit to compare with' }),
+  confidence: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Detection confidence (default 0.5)' })),
+});

@@ -1,0 +1,98 @@
+/**
+ * createApp(config, overrides) → { app, deps, close }: the composition root used by
+ * `main`, the tests and the end-to-end runs.
+ */
+import crypto from 'node:crypto';
+import cors from '@fastify/cors';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config/index.js';
+import { createDeps, type Deps, type DepsOverrides } from './deps.js';
+import { registerErrorHandler } from './api/plugins/error-handler.js';
+import { registerSwagger } from './api/plugins/swagger.js';
+import { serviceRoutes } from './api/routes/service.js';
+import { metricsRoutes } from './api/routes/metrics.js';
+import { registerHttpMetrics } from './metrics/http.js';
+import { registerAuth } from './api/plugins/auth.js';
+import { authRoutes } from './api/routes/auth.js';
+import { modelSettingsRoutes } from './api/routes/model-settings.js';
+import { toolkitRoutes } from './api/routes/toolkits.js';
+import { toolRoutes } from './api/routes/tools.js';
+import { userRoutes } from './api/routes/users.js';
+import { predictRoutes } from './api/routes/predict.js';
+import { operationRoutes } from './api/routes/operations.js';
+import { mediaRoutes } from './api/routes/media.js';
+import { registerMultipart } from './api/plugins/multipart.js';
+import { predictBatchRoutes } from './api/routes/predict-batch.js';
+import { jobRoutes } from './api/routes/jobs.js';
+import { jobSchemas } from './api/schemas/jobs.js';
+import { recognitionSchemas } from './api/schemas/recognition.js';
+import { operationSchemas } from './api/schemas/operations.js';
+import { createLogger } from './shared/logger.js';
+import { SERVICE_VERSION } from './shared/version.js';
+
+export interface App {
+  app: FastifyInstance;
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Readonly<Config>, overrides: DepsOverrides = {}): Promise<App> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    bodyLimit: Math.ceil(config.maxUploadBytes * 1.4) + 64 * 1024, // base64 JSON uploads
+    // Only behind a proxy that sets X-Forwarded-For; otherwise clients could pick their own address.
+    trustProxy: config.trustProxy,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+
+  const deps = await createDeps(config, { ...overrides, logger });
+  try {
+    app.addHook('onSend', async (request, reply) => {
+      reply.header('x-request-id', request.id);
+    });
+    registerErrorHandler(app);
+    registerHttpMetrics(app, deps.metrics);
+    if (config.corsOrigins) {
+      await app.register(cors, { origin: config.corsOrigins === '*' ? true : [...config.corsOrigins], credentials: true });
+    }
+    await registerSwagger(app, { version: SERVICE_VERSION });
+    for (const schema of [...recognitionSchemas, ...operationSchemas, ...jobSchemas]) app.addSchema(schema);
+    await registerMultipart(app, { maxFileBytes: config.maxUploadBytes, maxFiles: 1 });
+    registerAuth(app, deps.services.auth);
+    await app.register(serviceRoutes, { deps });
+    await app.register(metricsRoutes, { metrics: deps.metrics, token: config.metricsToken });
+    await app.register(authRoutes, { deps });
+    await app.register(userRoutes, { deps });
+    await app.register(toolRoutes, { deps });
+    await app.register(toolkitRoutes, { deps });
+    await app.register(modelSettingsRoutes, { deps });
+    await app.register(predictRoutes, { deps });
+    await app.register(predictBatchRoutes, { deps });
+    await app.register(jobRoutes, { deps });
+    await app.register(operationRoutes, { deps });
+    await app.register(mediaRoutes, { deps });
+    await app.ready();
+    // Without Redis there are no separate workers: this process runs the jobs.
+    if (deps.jobs.queue.kind === 'in-process') await deps.jobs.startProcessing();
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    await deps.close();
+    throw err;
+  }
+
+  let closed = false;
+  return {
+    app,
+    deps,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await deps.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { createApp } from './app.js';
+import { loadConfigOrExit } from './config/index.js';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+
+  const { app, close } = await createApp(config);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    // In-flight requests finish; a stuck one does not hold the process forever.
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+/**
+ * The detector port. Services see only this; onnxruntime-node (or a remote
+ * inference server) lives behind it.
+ */
+
+/** Box in original-image pixels (after EXIF orientation). */
+export interface Box {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}
+
+export interface RawDetection {
+  /** Model class index. */
+  classId: number;
+  /** Model class name as the model's metadata names it (e.g. 'pliers', '7', 'Шэрница'). */
+  className: string;
+  confidence: number;
+  box: Box;
+  /** Segment models only: polygon outline(s) of the mask in original-image pixels. */
+  polygon?: Array<[number, number]>;
+}
+
+export interface ModelInfo {
+  /** sha256 of the .onnx file, hex. */
+  sha256: string;
+  path: string;
+  task: 'detect' | 'segment';
+  /** Class index → model class name. */
+  names: Record<number, string>;
+  /** [height, width] the model expects. */
+  imgsz: [number, number];
+  stride: number;
+  /** Fixed batch size, or null when the batch axis is dynamic. */
+  batch: number | null;
+  description?: string;
+  version?: string;
+  date?: string;
+}
+
+export interface DetectOptions {
+  /** Minimum confidence kept (the lowest of request confidence, class thresholds, review floor). */
+  confidence: number;
+  /** NMS IoU threshold, default 0.7. */
+  iou?: number;
+  /** At most this many detections, default 300. */
+  maxDetections?: number;
+}
+
+export interface DetectionResult {
+  detections: RawDetection[];
+  /** Size of the image the boxes refer to (after EXIF orientation). */
+  image: { width: number; height: number };
+  /**
+   * Milliseconds: decode (header check, decode, orient, letterbox), inference (session.run),
+   * postprocess (filter, NMS, scale, masks), queue (waiting for a session + thread hand-off).
+   */
+  timings: { decode: number; inference: number; postprocess: number; queue?: number };
+}
+
+export interface Detector {
+  readonly info: ModelInfo;
+  /** Decode, letterbox, run, decode outputs, NMS, scale back. Throws AppError for bad images. */
+  detect(image: Buffer, options: DetectOptions): Promise<DetectionResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+import { and, eq, lt, or } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.js';
+import { predictions, type NewPrediction, type Prediction } from '../db/schema/index.js';
+
+export function createPredictionsRepository(db: DbOrTx) {
+  return {
+    async insert(row: NewPrediction): Promise<Prediction> {
+      const [inserted] = await db.insert(predictions).values(row).returning();
+      return inserted!;
+    },
+    /** The preview an image belongs to, for media access checks. */
+    async findByImageKey(key: string): Promise<Pick<Prediction, 'id' | 'userId'> | null> {
+      const [row] = await db
+        .select({ id: predictions.id, userId: predictions.userId })
+        .from(predictions)
+        .where(or(eq(predictions.annotatedImageKey, key), eq(predictions.originalImageKey, key)))
+        .limit(1);
+      return row ?? null;
+    },
+    async listOlderThan(cutoff: Date, limit: number): Promise<Prediction[]> {
+      return db.select().from(predictions).where(lt(predictions.createdAt, cutoff)).limit(limit);
+    },
+    async delete(id: string): Promise<void> {
+      await db.delete(predictions).where(and(eq(predictions.id, id)));
+    },
+  };
+}
+
+export type PredictionsRepository = ReturnType<typeof createPredictionsRepository>;

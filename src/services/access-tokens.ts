@@ -1,0 +1,68 @@
+/**
+ * Short-lived access tokens: HS256 JWTs (sub, role, jti, iat, exp, iss, aud). Only
+ * HS256 is accepted, so `alg: none` and algorithm-confusion tokens fail verification.
+ */
+import crypto from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { UserRole } from '../db/schema/index.js';
+import type { Clock } from '../shared/clock.js';
+import { UnauthorizedError } from '../shared/errors.js';
+
+export const TOKEN_ISSUER = 'toolcontrol';
+export const TOKEN_AUDIENCE = 'toolcontrol';
+const ALGORITHM = 'HS256';
+
+export interface AccessTokenClaims {
+  userId: number;
+  role: UserRole;
+  jti: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }) {
+  const key = new TextEncoder().encode(options.secret);
+  const nowSeconds = () => Math.floor(options.clock.now().getTime() / 1000);
+
+  return {
+    ttlSeconds: options.ttlSeconds,
+
+    async issue(user: { id: number; role: UserRole }): Promise<string> {
+      const iat = nowSeconds();
+      return new SignJWT({ role: user.role })
+        .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+        .setSubject(String(user.id))
+        .setJti(crypto.randomUUID())
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + options.ttlSeconds)
+        .setIssuer(TOKEN_ISSUER)
+        .setAudience(TOKEN_AUDIENCE)
+        .sign(key);
+    },
+
+    /** The token's claims; UnauthorizedError for anything not issued by us or no longer valid. */
+    async verify(token: string): Promise<AccessTokenClaims> {
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: [ALGORITHM],
+          issuer: TOKEN_ISSUER,
+          audience: TOKEN_AUDIENCE,
+          requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+          currentDate: options.clock.now(),
+          clockTolerance: 5,
+        });
+        const userId = Number(payload.sub);
+        if (!Number.isSafeInteger(userId) || userId <= 0 || typeof payload.role !== 'string' || typeof payload.jti !== 'string') {
+          throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
+        }
+        return { userId, role: payload.role as UserRole, jti: payload.jti, exp: payload.exp! };
+      } catch (err) {
+        if (err instanceof UnauthorizedError) throw err;
+        if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError('auth.token_expired', 'The access token has expired');
+        throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
+      }
+    },
+  };
+}
+
+export type AccessTokens = ReturnType<typeof createAccessTokens>;

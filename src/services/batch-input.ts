@@ -1,0 +1,112 @@
+/**
+ * What batches and jobs have in common: the photos of an upload (a ZIP archive or
+ * several files), one at a time, with what was skipped and why; and the summary of
+ * their results.
+ */
+import crypto from 'node:crypto';
+import { imageType } from '../media/image-type.js';
+import { readZipImages, scanZip, ZipError, type SkippedZipEntry, type ZipLimits } from '../media/zip-reader.js';
+import type { SkippedEntry } from '../db/schema/index.js';
+
+/** An uploaded file as the spooling reader hands it over. */
+export interface UploadedImageFile {
+  filename: string;
+  sha256: string;
+  size: number;
+  read(): Promise<Buffer>;
+}
+
+export type UploadSource =
+  | { kind: 'zip'; filename: string; sha256: string; size: number; /** Spooled archive; null when empty. */ path: string | null }
+  | { kind: 'images'; files: UploadedImageFile[] };
+
+export interface SourceImage {
+  index: number;
+  name: string;
+  data: Buffer;
+  ext: string;
+}
+
+/** sha256 identifying the upload: the archive's, or one over the images' names and hashes. */
+export function sourceSha256(source: UploadSource): string {
+  if (source.kind === 'zip') return source.sha256;
+  const hash = crypto.createHash('sha256');
+  for (const f of source.files) hash.update(`${f.filename}\0${f.sha256}\n`);
+  return hash.digest('hex');
+}
+
+/** How many images the upload may hold, before anything is inflated or decoded. */
+export async function countCandidates(source: UploadSource, limits: ZipLimits): Promise<number> {
+  if (source.kind === 'images') return source.files.length;
+  if (!source.path) throw new ZipError('zip.corrupt', 'The archive is empty');
+  return (await scanZip(source.path, limits)).candidates;
+}
+
+/** Every image of the upload in order, one in memory at a time; returns the skipped entries. */
+export async function forEachImage(
+  source: UploadSource,
+  limits: ZipLimits,
+  onImage: (image: SourceImage) => Promise<void>,
+): Promise<{ skipped: SkippedEntry[] }> {
+  if (source.kind === 'zip') {
+    if (!source.path) throw new ZipError('zip.corrupt', 'The archive is empty');
+    const { skipped } = await readZipImages(source.path, limits, onImage);
+    return { skipped: skipped.map((s: SkippedZipEntry) => ({ ...s })) };
+  }
+  const skipped: SkippedEntry[] = [];
+  const names = new Map<string, number>();
+  for (const [index, file] of source.files.entries()) {
+    // Names label results; two uploads called photo.jpg become photo.jpg and photo.jpg (2).
+    const seen = names.get(file.filename) ?? 0;
+    names.set(file.filename, seen + 1);
+    const name = seen === 0 ? file.filename : `${file.filename} (${seen + 1})`;
+    const data = await file.read();
+    const type = imageType(data);
+    if (type.ext === 'bin') {
+      skipped.push({ entry_name: name, reason: 'not_an_image', detail: 'the bytes are not a JPEG, PNG, WebP, TIFF, GIF, AVIF or HEIC image' });
+      continue;
+    }
+    await onImage({ index, name, data, ext: type.ext });
+  }
+  return { skipped };
+}
+
+/** The part of a prediction the summary reads. */
+export interface SummarisedPrediction {
+  comparison: { status: string; missing: Array<{ class_key: string; count: number }> };
+}
+
+export interface BatchSummary {
+  /** Images recognised or attempted (skipped entries excluded). */
+  images: number;
+  /** Images with a result. */
+  processed: number;
+  /** Images that could not be recognised (each has its problem). */
+  failed: number;
+  /** Entries left out (not images, unsafe names, limits…). */
+  skipped: number;
+  /** Results whose kit is complete (status success). */
+  kits_complete: number;
+  /** Missing tools over all results, by tool class. */
+  tools_missing: Record<string, number>;
+}
+
+export function summarise(
+  results: Array<{ prediction: SummarisedPrediction | null; error: unknown }>,
+  options: { images: number; skipped: number },
+): BatchSummary {
+  const toolsMissing: Record<string, number> = {};
+  let processed = 0;
+  let failed = 0;
+  let complete = 0;
+  for (const r of results) {
+    if (r.prediction) {
+      processed++;
+      if (r.prediction.comparison.status === 'success') complete++;
+      for (const m of r.prediction.comparison.missing) toolsMissing[m.class_key] = (toolsMissing[m.class_key] ?? 0) + m.count;
+    } else if (r.error) {
+      failed++;
+    }
+  }
+  return { images: options.images, processed, failed, skipped: options.skipped, kits_complete: complete, tools_missing: toolsMissing };
+}

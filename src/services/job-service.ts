@@ -1,0 +1,282 @@
+/**
+ * Jobs: large batches and ZIP archives recognised in the background.
+ *
+ * Submitting reads the upload once (streaming, the ZIP checked entry by entry), stores
+ * each accepted photo in the media store (`jobs/…`), records the job and one item per
+ * photo in one transaction, and enqueues one task per item. Workers (job-runner) do the
+ * recognition. Reading a job, its report and its event stream only reads the database,
+ * so any API process answers for any job, wherever it runs.
+ *
+ * Only the owner, storekeepers and admins see a job; anyone else gets 404.
+ */
+import crypto from 'node:crypto';
+import { newMediaKey, type MediaStore } from '../media/media-store.js';
+import type { ZipLimits } from '../media/zip-reader.js';
+import type { Job, JobItem, SkippedEntry, UserRole } from '../db/schema/index.js';
+import type { JobQueue } from '../jobs/queue.js';
+import type { JobsRepository } from '../repositories/jobs.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError, ConflictError, NotFoundError, ServiceUnavailableError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { forEachImage, sourceSha256, summarise, type BatchSummary, type UploadSource } from './batch-input.js';
+import type { RecognitionService } from './recognition-service.js';
+
+export interface Viewer {
+  id: number;
+  role: UserRole;
+}
+
+export interface JobItemView {
+  index: number;
+  entry_name: string;
+  state: JobItem['state'];
+  prediction: Record<string, unknown> | null;
+  error: JobItem['error'];
+}
+
+export interface JobView {
+  job_id: string;
+  state: Job['state'];
+  user_id: number;
+  toolkit_id: number;
+  confidence: number | null;
+  source: Job['source'];
+  archive_name: string | null;
+  archive_sha256: string;
+  total: number;
+  processed: number;
+  failed: number;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  summary: BatchSummary;
+  results: JobItemView[];
+  skipped: SkippedEntry[];
+}
+
+export type JobEvent =
+  | { event: 'progress'; data: { state: Job['state']; total: number; processed: number; failed: number } }
+  | { event: 'item'; id: string; data: JobItemView }
+  | { event: 'done'; data: { state: Job['state']; summary: BatchSummary; error: string | null } };
+
+const TERMINAL = new Set<Job['state']>(['completed', 'failed', 'cancelled']);
+
+export function isTerminal(state: Job['state']): boolean {
+  return TERMINAL.has(state);
+}
+
+export function itemView(item: JobItem): JobItemView {
+  return { index: item.entryIndex, entry_name: item.entryName, state: item.state, prediction: item.result ?? null, error: item.error ?? null };
+}
+
+export function jobView(job: Job, items: JobItem[]): JobView {
+  const finished = items.filter((i) => i.state !== 'pending');
+  const summary = summarise(
+    finished.map((i) => ({ prediction: (i.result as never) ?? null, error: i.error })),
+    { images: job.total, skipped: job.skipped.length },
+  );
+  return {
+    job_id: job.id,
+    state: job.state,
+    user_id: job.userId,
+    toolkit_id: job.toolkitId,
+    confidence: job.confidence,
+    source: job.source,
+    archive_name: job.archiveName,
+    archive_sha256: job.archiveSha256,
+    total: job.total,
+    processed: job.processed,
+    failed: job.failed,
+    error: job.error,
+    created_at: job.createdAt.toISOString(),
+    started_at: job.startedAt?.toISOString() ?? null,
+    finished_at: job.finishedAt?.toISOString() ?? null,
+    summary,
+    results: finished.map(itemView),
+    skipped: job.skipped,
+  };
+}
+
+/** Removes a job's stored input photos (once it is over, or when submitting fails). */
+export async function removeJobInputs(deps: { media: MediaStore; jobs: JobsRepository; logger: Logger }, jobId: string): Promise<void> {
+  const keys = await deps.jobs.sourceKeys(jobId);
+  for (const key of keys) {
+    await deps.media.delete(key).catch((err: Error) => deps.logger.warn({ jobId, key, err: err.message }, 'could not remove a job input'));
+  }
+  await deps.jobs.clearSourceKeys(jobId);
+}
+
+export function createJobService(deps: {
+  jobs: JobsRepository;
+  queue: JobQueue;
+  media: MediaStore;
+  recognition: Pick<RecognitionService, 'loadKit'>;
+  zipLimits: ZipLimits;
+  clock: Clock;
+  logger: Logger;
+}) {
+  const { jobs, media, logger } = deps;
+
+  /** The job if the viewer may see it; 404 otherwise (ids cannot be probed). */
+  async function visibleJob(viewer: Viewer, id: string): Promise<Job> {
+    const job = /^[0-9a-f-]{36}$/i.test(id) ? await jobs.findById(id) : null;
+    if (!job || (viewer.role === 'engineer' && job.userId !== viewer.id)) throw new NotFoundError('job.not_found', `Job ${id} does not exist`);
+    return job;
+  }
+
+  async function create(input: {
+    userId: number;
+    toolkitId: number;
+    confidence?: number;
+    source: UploadSource;
+  }): Promise<{ job: JobView; deduplicated: boolean }> {
+    await deps.recognition.loadKit(input.toolkitId, { requireActive: false });
+    const archiveSha256 = sourceSha256(input.source);
+    const confidence = input.confidence ?? null;
+    const existing = await jobs.findActiveDuplicate({ userId: input.userId, archiveSha256, toolkitId: input.toolkitId, confidence });
+    if (existing) {
+      logger.info({ jobId: existing.id }, 'same upload resubmitted while its job runs; returning that job');
+      return { job: jobView(existing, []), deduplicated: true };
+    }
+
+    const jobId = crypto.randomUUID();
+    const stored: string[] = [];
+    const items: Array<{ entryIndex: number; entryName: string; imageSha256: string; sourceKey: string }> = [];
+    let skipped: SkippedEntry[];
+    try {
+      ({ skipped } = await forEachImage(input.source, deps.zipLimits, async (image) => {
+        const key = newMediaKey('job', `${jobId}_${image.index}.${image.ext}`, deps.clock.now());
+        await media.put(key, image.data, `image/${image.ext}`);
+        stored.push(key);
+        items.push({
+          entryIndex: image.index,
+          entryName: image.name,
+          imageSha256: crypto.createHash('sha256').update(image.data).digest('hex'),
+          sourceKey: key,
+        });
+      }));
+      if (items.length === 0) {
+        throw new AppError(422, 'batch.no_images', 'The upload contains no images that can be processed; see `skipped` for the reasons', {
+          skipped,
+        });
+      }
+    } catch (err) {
+      await Promise.all(stored.map((key) => media.delete(key).catch(() => undefined)));
+      throw err;
+    }
+
+    let created: { job: Job; items: JobItem[] };
+    try {
+      created = await jobs.create(
+        {
+          id: jobId,
+          userId: input.userId,
+          toolkitId: input.toolkitId,
+          confidence,
+          source: input.source.kind,
+          archiveName: input.source.kind === 'zip' ? input.source.filename : null,
+          archiveSha256,
+          total: items.length,
+          skipped,
+        },
+        items,
+      );
+    } catch (err) {
+      await Promise.all(stored.map((key) => media.delete(key).catch(() => undefined)));
+      throw err;
+    }
+
+    const log = logger.child({ jobId });
+    try {
+      await deps.queue.enqueue(created.items.map((item) => ({ jobId, itemId: item.id })));
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'job could not be queued');
+      await jobs.fail(jobId, 'The job queue is unavailable', deps.clock.now());
+      await removeJobInputs({ media, jobs, logger: log }, jobId);
+      throw new ServiceUnavailableError('jobs.queue_unavailable', 'The job queue is unavailable; retry shortly', 10);
+    }
+    log.info({ total: items.length, skipped: skipped.length, source: input.source.kind, toolkitId: input.toolkitId, queue: deps.queue.kind }, 'job queued');
+    return { job: jobView(created.job, []), deduplicated: false };
+  }
+
+  async function get(viewer: Viewer, id: string): Promise<JobView> {
+    const job = await visibleJob(viewer, id);
+    return jobView(job, await jobs.listItems(job.id, { finishedOnly: true }));
+  }
+
+  async function cancel(viewer: Viewer, id: string): Promise<JobView> {
+    const job = await visibleJob(viewer, id);
+    if (job.state === 'cancelled') return get(viewer, id);
+    const cancelled = await jobs.cancel(job.id, deps.clock.now());
+    if (!cancelled) throw new ConflictError('job.finished', `Job ${id} is already ${job.state}`);
+    const log = logger.child({ jobId: job.id });
+    log.info({ processed: cancelled.processed, total: cancelled.total }, 'job cancelled');
+    await removeJobInputs({ media, jobs, logger: log }, job.id);
+    return get(viewer, id);
+  }
+
+  /** Every item (pending ones too), for the reports. */
+  async function report(viewer: Viewer, id: string): Promise<{ job: JobView; items: JobItem[] }> {
+    const job = await visibleJob(viewer, id);
+    const items = await jobs.listItems(job.id);
+    return { job: jobView(job, items), items };
+  }
+
+  /**
+   * The job's progress as events: a `progress` snapshot, an `item` per finished image
+   * (those finished before the call first), and `done` when it is over. Reads the
+   * database every `intervalMs`, so it works whichever process runs the job.
+   */
+  async function* watch(viewer: Viewer, id: string, options: { signal: AbortSignal; intervalMs?: number }): AsyncGenerator<JobEvent> {
+    let job = await visibleJob(viewer, id);
+    const sent = new Set<number>();
+    let last = '';
+    for (;;) {
+      const snapshot = `${job.state}:${job.processed}`;
+      if (snapshot !== last) {
+        const ids = (await jobs.finishedItemIds(job.id)).filter((i) => !sent.has(i));
+        for (const item of await jobs.itemsByIds(job.id, ids)) {
+          sent.add(item.id);
+          yield { event: 'item', id: String(item.id), data: itemView(item) };
+        }
+        yield { event: 'progress', data: { state: job.state, total: job.total, processed: job.processed, failed: job.failed } };
+        last = snapshot;
+      }
+      if (isTerminal(job.state)) {
+        const view = jobView(job, await jobs.listItems(job.id, { finishedOnly: true }));
+        yield { event: 'done', data: { state: job.state, summary: view.summary, error: job.error } };
+        return;
+      }
+      await sleep(options.intervalMs ?? 500, options.signal);
+      if (options.signal.aborted) return;
+      job = (await jobs.findById(job.id)) ?? job;
+    }
+  }
+
+  /** In-process queue only: tasks do not survive a restart, the database does. */
+  async function recover(): Promise<number> {
+    const pending = await jobs.pendingItems();
+    if (pending.length > 0) {
+      await deps.queue.enqueue(pending);
+      logger.info({ items: pending.length }, 'resuming unfinished jobs');
+    }
+    return pending.length;
+  }
+
+  return { create, get, cancel, report, watch, recover };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export type JobService = ReturnType<typeof createJobService>;

@@ -1,0 +1,31 @@
+/**
+ * Who may read a stored image: storekeepers and admins read every image; an
+ * engineer reads the images of their own operations and previews only. Anything
+ * else is 404 (not 403) so keys cannot be probed.
+ */
+import type { UserRole } from '../db/schema/index.js';
+import type { MediaStore } from '../media/media-store.js';
+import type { OperationsRepository } from '../repositories/operations.js';
+import type { PredictionsRepository } from '../repositories/predictions.js';
+import { ForbiddenError, NotFoundError } from '../shared/errors.js';
+
+export function createMediaAccessService(deps: { media: MediaStore; operations: OperationsRepository; predictions: PredictionsRepository }) {
+  return {
+    async open(viewer: { id: number; role: UserRole }, key: string) {
+      // Validates the key (traversal, absolute paths…) before anything else.
+      const file = await deps.media.get(key);
+      if (!file) throw new NotFoundError('media.not_found', 'No such image');
+      if (viewer.role === 'engineer') {
+        const [operationOwner, preview] = await Promise.all([deps.operations.ownerOfImage(key), deps.predictions.findByImageKey(key)]);
+        const owns = operationOwner === viewer.id || preview?.userId === viewer.id;
+        if (!owns) {
+          if (operationOwner === null && preview === null) throw new NotFoundError('media.not_found', 'No such image');
+          throw new ForbiddenError('media.forbidden', 'This image belongs to another engineer');
+        }
+      }
+      return file;
+    },
+  };
+}
+
+export type MediaAccessService = ReturnType<typeof createMediaAccessService>;

@@ -1,0 +1,395 @@
+import crypto from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cache } from '../../src/cache/cache.js';
+import { createMemoryCache } from '../../src/cache/memory-cache.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { TEST_ADMIN } from '../helpers/config.js';
+import { TEST_REDIS_URL } from '../helpers/databases.js';
+import { bearer, createUser, expectProblem, userToken } from './admin-helpers.js';
+
+const SECRET = 'test-secret-test-secret-test-secret-0123456789';
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+/** A fresh client address per test, so IP counters never leak between tests (or runs sharing Redis). */
+const randomIp = () => `10.${crypto.randomInt(256)}.${crypto.randomInt(256)}.${crypto.randomInt(1, 255)}`;
+
+async function login(t: TestApp, employee_number: string, password: string, ip = randomIp()) {
+  return t.app.inject({ method: 'POST', url: '/auth/login', payload: { employee_number, password }, remoteAddress: ip });
+}
+
+async function signed(claims: Record<string, unknown>, options: { secret?: string; alg?: string; expiresIn?: number } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ role: 'admin', ...claims })
+    .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(now - 10)
+    .setExpirationTime(now + (options.expiresIn ?? 300))
+    .sign(new TextEncoder().encode(options.secret ?? SECRET));
+}
+
+describe('auth API', () => {
+  let t: TestApp;
+  let adminToken: string;
+  let adminId: number;
+
+  beforeAll(async () => {
+    t = await buildTestApp();
+    adminToken = await t.login();
+    adminId = (await t.app.inject({ url: '/auth/me', headers: bearer(adminToken) })).json().id;
+  });
+  afterAll(() => t.close());
+
+  describe('login', () => {
+    it('returns a short-lived HS256 access token, a refresh token and the user', async () => {
+      const res = await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password);
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body).toMatchObject({
+        token_type: 'bearer',
+        expires_in: t.config.accessTokenTtlSeconds,
+        refresh_expires_in: t.config.refreshTokenTtlSeconds,
+        user: { employee_number: 'admin', role: 'admin', is_active: true, full_name: expect.any(String) },
+      });
+      expect(body.user).not.toHaveProperty('password_hash');
+      expect(JSON.stringify(body)).not.toMatch(/argon2/);
+      expect(decodeProtectedHeader(body.access_token)).toMatchObject({ alg: 'HS256', typ: 'JWT' });
+      const claims = decodeJwt(body.access_token);
+      expect(claims).toMatchObject({ sub: String(body.user.id), role: 'admin', iss: 'toolcontrol', aud: 'toolcontrol' });
+      expect(claims.exp! - claims.iat!).toBe(t.config.accessTokenTtlSeconds);
+      expect(claims.jti).toEqual(expect.any(String));
+      expect(body.refresh_token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+      // Opaque: not a JWT.
+      expect(body.refresh_token.split('.')).toHaveLength(1);
+    });
+
+    it('answers a wrong password and an unknown login alike (401 auth.invalid_credentials)', async () => {
+      const wrong = await login(t, TEST_ADMIN.employeeNumber, 'not-the-password');
+      const unknown = await login(t, 'nobody-here', 'whatever-password');
+      expectProblem(wrong, 401, 'auth.invalid_credentials');
+      expectProblem(unknown, 401, 'auth.invalid_credentials');
+      expect(wrong.json().detail).toBe(unknown.json().detail);
+    });
+
+    it('validates the body (400), never reaching the database with odd values', async () => {
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/login', payload: { employee_number: 'admin' } }), 400, 'request.validation_failed');
+      expectProblem(
+        await t.app.inject({ method: 'POST', url: '/auth/login', payload: { employee_number: 'admin', password: 'x'.repeat(300) } }),
+        400,
+      );
+      const injected = await login(t, "admin' OR '1'='1", "' OR 1=1; --");
+      expectProblem(injected, 401, 'auth.invalid_credentials');
+    });
+  });
+
+  describe('bearer tokens', () => {
+    it('GET /auth/me returns the caller without a password hash', async () => {
+      const res = await t.app.inject({ url: '/auth/me', headers: bearer(adminToken) });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({ employee_number: 'admin', role: 'admin' });
+      expect(res.json()).not.toHaveProperty('password_hash');
+    });
+
+    it('401 with WWW-Authenticate: Bearer without a token or with a malformed header', async () => {
+      const none = await t.app.inject({ url: '/auth/me' });
+      expectProblem(none, 401, 'auth.missing_token');
+      expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+      for (const authorization of ['Basic YWRtaW46YWRtaW4=', 'Bearer', 'Bearer a b', `Token ${adminToken}`]) {
+        const res = await t.app.inject({ url: '/auth/me', headers: { authorization } });
+        expectProblem(res, 401, 'auth.invalid_token');
+        expect(res.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
+      }
+    });
+
+    it('rejects a tampered token (payload changed, signature kept)', async () => {
+      const user = await userToken(t, adminToken, 'engineer');
+      const [header, payload, signature] = user.token.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+      const forged = `${header}.${b64({ ...claims, role: 'admin', sub: String(adminId) })}.${signature}`;
+      const res = await t.app.inject({ url: '/auth/me', headers: bearer(forged) });
+      expectProblem(res, 401, 'auth.invalid_token');
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+      // A flipped signature byte too.
+      const flipped = `${header}.${payload}.${signature!.slice(0, -2)}${signature!.endsWith('AA') ? 'BB' : 'AA'}`;
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(flipped) }), 401);
+    });
+
+    it('rejects alg: none', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { sub: String(adminId), role: 'admin', jti: 'x', iat: now, exp: now + 300, iss: 'toolcontrol', aud: 'toolcontrol' };
+      for (const alg of ['none', 'None', 'NONE']) {
+        const token = `${b64({ alg, typ: 'JWT' })}.${b64(claims)}.`;
+        expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(token) }), 401, 'auth.invalid_token');
+      }
+    });
+
+    it('rejects a token signed with another secret or another algorithm', async () => {
+      const base = { sub: String(adminId), iss: 'toolcontrol', aud: 'toolcontrol' };
+      const otherSecret = await signed(base, { secret: 'another-secret-another-secret-another-secret' });
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(otherSecret) }), 401, 'auth.invalid_token');
+      const hs512 = await signed(base, { alg: 'HS512' });
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(hs512) }), 401, 'auth.invalid_token');
+      // The right secret and algorithm: accepted (so the two above failed for the reason tested).
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(await signed(base)) })).statusCode).toBe(200);
+    });
+
+    it('rejects an expired token (401 auth.token_expired)', async () => {
+      const expired = await signed({ sub: String(adminId), iss: 'toolcontrol', aud: 'toolcontrol' }, { expiresIn: -60 });
+      const res = await t.app.inject({ url: '/auth/me', headers: bearer(expired) });
+      expectProblem(res, 401, 'auth.token_expired');
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+    });
+
+    it('rejects a wrong issuer or audience, and a token without sub', async () => {
+      for (const claims of [
+        { sub: String(adminId), iss: 'someone-else', aud: 'toolcontrol' },
+        { sub: String(adminId), iss: 'toolcontrol', aud: 'another-service' },
+        { iss: 'toolcontrol', aud: 'toolcontrol' },
+        { sub: 'admin', iss: 'toolcontrol', aud: 'toolcontrol' },
+        { sub: '999999', iss: 'toolcontrol', aud: 'toolcontrol' },
+      ]) {
+        expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(await signed(claims)) }), 401);
+      }
+    });
+
+    it('does not take the token from the query string on ordinary routes', async () => {
+      expectProblem(await t.app.inject({ url: `/auth/me?access_token=${adminToken}` }), 401, 'auth.missing_token');
+      expectProblem(await t.app.inject({ url: `/api/v1/users?access_token=${adminToken}` }), 400);
+    });
+  });
+
+  describe('refresh tokens', () => {
+    it('rotate: each refresh spends the token and returns the next one', async () => {
+      const first = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+      const second = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: first.refresh_token } });
+      expect(second.statusCode).toBe(200);
+      const next = second.json();
+      expect(next.refresh_token).not.toBe(first.refresh_token);
+      expect(next.user.employee_number).toBe('admin');
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(next.access_token) })).statusCode).toBe(200);
+      const third = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: next.refresh_token } });
+      expect(third.statusCode).toBe(200);
+    });
+
+    it('a reused refresh token revokes the whole family (theft detection)', async () => {
+      const first = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+      const rotated = (await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: first.refresh_token } })).json();
+      // Someone replays the spent token …
+      const replay = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: first.refresh_token } });
+      expectProblem(replay, 401, 'auth.refresh_token_reused');
+      // … and the legitimate holder's current token is dead too.
+      const legit = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: rotated.refresh_token } });
+      expectProblem(legit, 401, 'auth.invalid_refresh_token');
+      // Other sessions of the same user are untouched.
+      const other = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+      expect((await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: other.refresh_token } })).statusCode).toBe(200);
+    });
+
+    it('two concurrent uses of one token: one wins, the family is revoked', async () => {
+      const first = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+      const results = await Promise.all(
+        [0, 1].map(() => t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: first.refresh_token } })),
+      );
+      expect(results.map((r) => r.statusCode).sort()).toEqual([200, 401]);
+      const winner = results.find((r) => r.statusCode === 200)!.json();
+      expect((await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: winner.refresh_token } })).statusCode).toBe(401);
+    });
+
+    it('unknown or malformed refresh tokens are 401 / 400', async () => {
+      expectProblem(
+        await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: crypto.randomBytes(32).toString('base64url') } }),
+        401,
+        'auth.invalid_refresh_token',
+      );
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'short' } }), 400);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: {} }), 400);
+    });
+
+    it('logout revokes the family and the access token sent with it', async () => {
+      const session = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+      const out = await t.app.inject({
+        method: 'POST',
+        url: '/auth/logout',
+        headers: bearer(session.access_token),
+        payload: { refresh_token: session.refresh_token },
+      });
+      expect(out.statusCode).toBe(200);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } }), 401);
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) }), 401, 'auth.token_revoked');
+      // Idempotent, and says nothing about unknown tokens.
+      expect((await t.app.inject({ method: 'POST', url: '/auth/logout', payload: { refresh_token: session.refresh_token } })).statusCode).toBe(200);
+    });
+  });
+
+  describe('deactivated users', () => {
+    it('cannot use their access token, refresh, or log in', async () => {
+      const user = await createUser(t, adminToken, 'engineer');
+      const session = (await login(t, user.employee_number, user.password)).json();
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) })).statusCode).toBe(200);
+
+      const patch = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(adminToken),
+        payload: { is_active: false },
+      });
+      expect(patch.statusCode).toBe(200);
+      expect(patch.json().is_active).toBe(false);
+
+      const me = await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) });
+      expectProblem(me, 401, 'auth.account_disabled');
+      expect(me.headers['www-authenticate']).toMatch(/^Bearer/);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } }), 401);
+      expectProblem(await login(t, user.employee_number, user.password), 401, 'auth.account_disabled');
+      // A wrong password on a deactivated account says nothing about the account.
+      expectProblem(await login(t, user.employee_number, 'wrong-password'), 401, 'auth.invalid_credentials');
+
+      // Reactivated: logs in again, but the old refresh token stays revoked.
+      await t.app.inject({ method: 'PATCH', url: `/api/v1/users/${user.id}`, headers: bearer(adminToken), payload: { is_active: true } });
+      expect((await login(t, user.employee_number, user.password)).statusCode).toBe(200);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } }), 401);
+    });
+  });
+
+  describe('passwords', () => {
+    it('a user changes their own password with the old one; their other sessions end', async () => {
+      const user = await createUser(t, adminToken, 'engineer');
+      const session = (await login(t, user.employee_number, user.password)).json();
+      const wrong = await t.app.inject({
+        method: 'POST',
+        url: '/auth/password',
+        headers: bearer(session.access_token),
+        payload: { old_password: 'not-my-password', new_password: 'a-brand-new-password' },
+      });
+      expectProblem(wrong, 400, 'auth.wrong_password');
+      const short = await t.app.inject({
+        method: 'POST',
+        url: '/auth/password',
+        headers: bearer(session.access_token),
+        payload: { old_password: user.password, new_password: 'short' },
+      });
+      expectProblem(short, 400, 'request.validation_failed');
+      const ok = await t.app.inject({
+        method: 'POST',
+        url: '/auth/password',
+        headers: bearer(session.access_token),
+        payload: { old_password: user.password, new_password: 'a-brand-new-password' },
+      });
+      expect(ok.statusCode).toBe(200);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } }), 401);
+      expectProblem(await login(t, user.employee_number, user.password), 401);
+      expect((await login(t, user.employee_number, 'a-brand-new-password')).statusCode).toBe(200);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/password', payload: { old_password: 'a', new_password: 'b'.repeat(8) } }), 401);
+    });
+
+    it('an admin reset ends the user\'s sessions; the new password works', async () => {
+      const user = await createUser(t, adminToken, 'storekeeper');
+      const session = (await login(t, user.employee_number, user.password)).json();
+      const reset = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/users/${user.id}/password`,
+        headers: bearer(adminToken),
+        payload: { password: 'reset-by-admin-1' },
+      });
+      expect(reset.statusCode).toBe(200);
+      expect(reset.json()).not.toHaveProperty('password_hash');
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } }), 401);
+      expect((await login(t, user.employee_number, 'reset-by-admin-1')).statusCode).toBe(200);
+    });
+  });
+});
+
+describe('login rate limit', () => {
+  let t: TestApp;
+  let adminToken: string;
+  beforeAll(async () => {
+    t = await buildTestApp();
+    adminToken = await t.login();
+  });
+  afterAll(() => t.close());
+
+  it('the 6th failed attempt on an account within a minute gets 429 with Retry-After, even with the right password', async () => {
+    const user = await createUser(t, adminToken, 'engineer');
+    for (let i = 1; i <= 5; i++) {
+      expectProblem(await login(t, user.employee_number, `wrong-${i}-password`), 401, 'auth.invalid_credentials');
+    }
+    const sixth = await login(t, user.employee_number, 'wrong-6-password');
+    expectProblem(sixth, 429, 'auth.rate_limited');
+    const retryAfter = Number(sixth.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(sixth.json().retry_after).toBe(retryAfter);
+    expectProblem(await login(t, user.employee_number, user.password), 429, 'auth.rate_limited');
+    // Other accounts are not locked out by it.
+    expect((await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).statusCode).toBe(200);
+  });
+
+  it('limits failed attempts per IP across accounts', async () => {
+    const ip = randomIp();
+    for (let i = 0; i < 20; i++) {
+      expectProblem(await login(t, `ghost-${i}-${crypto.randomUUID()}`, 'wrong-password', ip), 401);
+    }
+    const blocked = await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password, ip);
+    expectProblem(blocked, 429, 'auth.rate_limited');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    // Another address is fine.
+    expect((await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).statusCode).toBe(200);
+  });
+
+  it('a successful login resets the account counter', async () => {
+    const user = await createUser(t, adminToken, 'engineer');
+    for (let i = 0; i < 4; i++) expectProblem(await login(t, user.employee_number, 'wrong-password'), 401);
+    expect((await login(t, user.employee_number, user.password)).statusCode).toBe(200);
+    for (let i = 0; i < 4; i++) expectProblem(await login(t, user.employee_number, 'wrong-password'), 401);
+    expect((await login(t, user.employee_number, user.password)).statusCode).toBe(200);
+  });
+});
+
+describe('login rate limit while Redis is down', () => {
+  it('still refuses the 6th attempt (in-process counters)', async () => {
+    const memory = createMemoryCache();
+    // A Redis cache whose every command fails: reads miss, counters read 0, writes are dropped.
+    const down: Cache = {
+      kind: 'redis',
+      get: async () => null,
+      set: async () => undefined,
+      setIfAbsent: async () => false,
+      del: async () => undefined,
+      increment: async (_key, ttlSeconds) => ({ value: 0, ttlSeconds }),
+      ping: async () => false,
+      close: () => memory.close(),
+    };
+    const t = await buildTestApp({ overrides: { cache: down } });
+    try {
+      for (let i = 0; i < 5; i++) expectProblem(await login(t, TEST_ADMIN.employeeNumber, 'wrong-password'), 401);
+      const sixth = await login(t, TEST_ADMIN.employeeNumber, 'wrong-password');
+      expectProblem(sixth, 429, 'auth.rate_limited');
+      expect(Number(sixth.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.skipIf(!TEST_REDIS_URL)('auth with Redis', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({ env: { REDIS_URL: TEST_REDIS_URL! } });
+  });
+  afterAll(() => t.close());
+
+  it('keeps refresh tokens in Redis: rotation and reuse detection', async () => {
+    expect(t.deps.cache.kind).toBe('redis');
+    const first = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+    const next = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: first.refresh_token } });
+    expect(next.statusCode).toBe(200);
+    expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: first.refresh_token } }), 401, 'auth.refresh_token_reused');
+    expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: next.json().refresh_token } }), 401);
+  });
+
+  it('counts failed logins in Redis: the 6th gets 429', async () => {
+    const adminToken = await t.login();
+    const user = await createUser(t, adminToken, 'engineer', { employee_number: `redis-${crypto.randomUUID()}` });
+    for (let i = 0; i < 5; i++) expectProblem(await login(t, user.employee_number, 'wrong-password'), 401);
+    expectProblem(await login(t, user.employee_number, 'wrong-password'), 429, 'auth.rate_limited');
+  });
+});

@@ -1,0 +1,189 @@
+/** The jobs API without Redis: the API process runs the jobs (in-process queue). */
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { createScriptedDetector, FULL_KIT, kitWithout, solidJpeg, type ScriptedDetection } from '../helpers/fake-detector.js';
+import { multipartBody } from '../helpers/multipart.js';
+import { createUser } from '../helpers/users.js';
+import { buildZip } from '../helpers/zip-builder.js';
+
+type User = Awaited<ReturnType<typeof createUser>>;
+
+describe('jobs API (in-process queue)', () => {
+  let t: TestApp;
+  let owner: User;
+  let other: User;
+  let storekeeper: User;
+  let kitId: number;
+  const scenes = new Map<string, ScriptedDetection[]>();
+  let delayMs = 0;
+  const photos: Buffer[] = [];
+
+  beforeAll(async () => {
+    for (let i = 0; i < 6; i++) {
+      const photo = await solidJpeg([20 + i * 30, 40, 200 - i * 20], 160, 120);
+      photos.push(photo);
+      scenes.set(photo.toString('base64'), i % 2 === 0 ? FULL_KIT : kitWithout('side_cutters', 'pliers'));
+    }
+    const scripted = createScriptedDetector((image) => scenes.get(image.toString('base64')) ?? []);
+    const detector = {
+      ...scripted,
+      info: scripted.info,
+      async detect(image: Buffer, options: { confidence: number }) {
+        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+        return scripted.detect(image, options);
+      },
+    };
+    t = await buildTestApp({ overrides: { detector }, env: { JOB_CONCURRENCY: '2', RESULT_CACHE_TTL: '0' } });
+    const admin = await t.login();
+    owner = await createUser(t, admin, 'engineer', 'job-owner');
+    other = await createUser(t, admin, 'engineer', 'job-other');
+    storekeeper = await createUser(t, admin, 'storekeeper', 'job-store');
+    kitId = (await t.app.inject({ url: '/api/v1/toolkits', headers: owner.auth })).json().items[0].id;
+  });
+  afterAll(() => t?.close());
+
+  const submit = async (auth: Record<string, string>, files: Array<{ field: string; data: Buffer; filename?: string; type?: string }>, fields: Record<string, string | number> = {}) => {
+    const body = await multipartBody({ toolkit_id: kitId, ...fields }, files);
+    return t.app.inject({ method: 'POST', url: '/api/v1/jobs', headers: { ...auth, ...body.headers }, payload: body.payload });
+  };
+
+  const waitFor = async (id: string, auth: Record<string, string>, states = ['completed', 'failed', 'cancelled']) => {
+    for (let i = 0; i < 200; i++) {
+      const res = await t.app.inject({ url: `/api/v1/jobs/${id}`, headers: auth });
+      if (states.includes(res.json().state)) return res.json();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('job did not finish');
+  };
+
+  const archive = () =>
+    buildZip([
+      ...photos.map((data, i) => ({ name: `shift/photo-${i}.jpg`, data })),
+      { name: 'shift/', data: Buffer.alloc(0) },
+      { name: 'notes.txt', data: Buffer.from('not a photo') },
+    ]);
+
+  it('runs a ZIP archive as a job: 202, progress, per-image results, summary, skipped entries', async () => {
+    const res = await submit(owner.auth, [{ field: 'zip_file', data: archive(), filename: 'shift.zip', type: 'application/zip' }]);
+    expect(res.statusCode, res.body).toBe(202);
+    const accepted = res.json();
+    expect(accepted).toMatchObject({ state: 'queued', total: 6, deduplicated: false, status_url: `/api/v1/jobs/${accepted.job_id}` });
+    expect(res.headers.location).toBe(accepted.status_url);
+    expect(accepted.skipped.map((s: { reason: string }) => s.reason).sort()).toEqual(['directory', 'not_an_image']);
+
+    const job = await waitFor(accepted.job_id, owner.auth);
+    expect(job).toMatchObject({ state: 'completed', total: 6, processed: 6, failed: 0, source: 'zip', archive_name: 'shift.zip' });
+    expect(job.results).toHaveLength(6);
+    expect(job.results.map((r: { entry_name: string }) => r.entry_name)).toEqual(photos.map((_, i) => `shift/photo-${i}.jpg`));
+    expect(job.results[0].prediction.comparison.status).toBe('success');
+    expect(job.results[1].prediction.comparison.missing.map((m: { class_key: string }) => m.class_key).sort()).toEqual(['pliers', 'side_cutters']);
+    expect(job.summary).toEqual({ images: 6, processed: 6, failed: 0, skipped: 2, kits_complete: 3, tools_missing: { side_cutters: 3, pliers: 3 } });
+
+    // The annotated images are the owner's previews.
+    const image = await t.app.inject({ url: job.results[0].prediction.image_url, headers: owner.auth });
+    expect(image.statusCode).toBe(200);
+    // The input photos are removed once the job is over (just after its state changes).
+    let inputs = 6;
+    for (let i = 0; i < 100 && inputs > 0; i++) {
+      const { items } = await t.deps.jobs.service.report({ id: owner.id, role: 'engineer' }, accepted.job_id);
+      inputs = items.filter((item) => item.sourceKey !== null).length;
+      if (inputs > 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(inputs).toBe(0);
+    expect(fs.readdirSync(t.config.mediaDir, { recursive: true }).filter((f) => String(f).includes(accepted.job_id))).toEqual([]);
+  });
+
+  it('streams the job as Server-Sent Events (token in the query for EventSource)', async () => {
+    const res = await submit(owner.auth, [{ field: 'images', data: photos[0]!, filename: 'a.jpg' }, { field: 'images', data: photos[1]!, filename: 'b.jpg' }]);
+    expect(res.statusCode, res.body).toBe(202);
+    const { job_id: id } = res.json();
+    const events = await t.app.inject({ url: `/api/v1/jobs/${id}/events?access_token=${owner.token}` });
+    expect(events.statusCode).toBe(200);
+    expect(events.headers['content-type']).toMatch(/^text\/event-stream/);
+    const frames = events.body
+      .split('\n\n')
+      .filter((f) => f.startsWith('event:') || f.startsWith('id:'))
+      .map((f) => ({ event: /event: (\w+)/.exec(f)![1], data: JSON.parse(/data: (.*)/.exec(f)![1]!) }));
+    expect(frames.filter((f) => f.event === 'item').map((f) => f.data.entry_name).sort()).toEqual(['a.jpg', 'b.jpg']);
+    expect(frames.some((f) => f.event === 'progress')).toBe(true);
+    const done = frames.at(-1)!;
+    expect(done.event).toBe('done');
+    expect(done.data).toMatchObject({ state: 'completed', summary: { images: 2, processed: 2, kits_complete: 1 } });
+  });
+
+  it('gives reports as CSV and JSON', async () => {
+    const res = await submit(owner.auth, [
+      { field: 'zip_file', data: buildZip([{ name: '=cmd.jpg', data: photos[1]! }, { name: 'x.pdf.jpg', data: Buffer.from('%PDF-1.4 fake') }]), filename: 'r.zip' },
+    ]);
+    const { job_id: id } = res.json();
+    await waitFor(id, owner.auth);
+    const csv = await t.app.inject({ url: `/api/v1/jobs/${id}/report.csv`, headers: owner.auth });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.headers['content-disposition']).toContain(`job-${id}.csv`);
+    const lines = csv.body.trim().split('\r\n');
+    expect(lines[0]).toBe('index,entry_name,state,status,match_percentage,missing,extra,uncertain,detections,image_url,error_code,error_detail');
+    // A name a spreadsheet would evaluate is defused.
+    expect(lines[1]).toMatch(/^0,'=cmd\.jpg,done,discrepancy,[\d.]+,pliers; side_cutters,,,9,\/media\/previews\//);
+    expect(lines[2]).toMatch(/^,x\.pdf\.jpg,skipped,.*,not_an_image,/);
+
+    const json = await t.app.inject({ url: `/api/v1/jobs/${id}/report.json`, headers: owner.auth });
+    expect(json.statusCode).toBe(200);
+    expect(json.json()).toMatchObject({ job_id: id, state: 'completed', results: [{ entry_name: '=cmd.jpg', state: 'done' }], skipped: [{ reason: 'not_an_image' }] });
+  });
+
+  it('shows a job to its owner, storekeepers and admins only', async () => {
+    const res = await submit(owner.auth, [{ field: 'images', data: photos[2]!, filename: 'c.jpg' }]);
+    const { job_id: id } = res.json();
+    await waitFor(id, owner.auth);
+    for (const url of [`/api/v1/jobs/${id}`, `/api/v1/jobs/${id}/report.csv`, `/api/v1/jobs/${id}/report.json`, `/api/v1/jobs/${id}/events`]) {
+      expect((await t.app.inject({ url, headers: other.auth })).statusCode, url).toBe(404);
+      expect((await t.app.inject({ url, headers: storekeeper.auth })).statusCode, url).toBe(200);
+    }
+    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/jobs/${id}`, headers: other.auth })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: `/api/v1/jobs/${id}` })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: '/api/v1/jobs/not-a-uuid', headers: owner.auth })).statusCode).toBe(404);
+    // Over: cancelling is a conflict.
+    const cancel = await t.app.inject({ method: 'DELETE', url: `/api/v1/jobs/${id}`, headers: owner.auth });
+    expect(cancel.statusCode).toBe(409);
+    expect(cancel.json().code).toBe('job.finished');
+  });
+
+  it('cancels a running job; the same upload resubmitted while it runs is that job', async () => {
+    delayMs = 150;
+    try {
+      const files = photos.map((data, i) => ({ field: 'images', data, filename: `p${i}.jpg` }));
+      const first = await submit(owner.auth, files);
+      expect(first.statusCode).toBe(202);
+      const again = await submit(owner.auth, files);
+      expect(again.json()).toMatchObject({ job_id: first.json().job_id, deduplicated: true });
+      const id = first.json().job_id;
+      await waitFor(id, owner.auth, ['running']);
+      const cancel = await t.app.inject({ method: 'DELETE', url: `/api/v1/jobs/${id}`, headers: owner.auth });
+      expect(cancel.statusCode, cancel.body).toBe(200);
+      expect(cancel.json().state).toBe('cancelled');
+      await new Promise((r) => setTimeout(r, 400));
+      const job = (await t.app.inject({ url: `/api/v1/jobs/${id}`, headers: owner.auth })).json();
+      expect(job.state).toBe('cancelled');
+      expect(job.processed).toBeLessThan(6);
+    } finally {
+      delayMs = 0;
+    }
+  });
+
+  it('refuses bad submissions with clear problems', async () => {
+    const none = await submit(owner.auth, []);
+    expect(none.statusCode).toBe(400);
+    const both = await submit(owner.auth, [{ field: 'zip_file', data: archive(), filename: 'a.zip' }, { field: 'images', data: photos[0]! }]);
+    expect(both.statusCode).toBe(400);
+    const noImages = await submit(owner.auth, [{ field: 'zip_file', data: buildZip([{ name: 'a.txt', data: Buffer.from('x') }]), filename: 'a.zip' }]);
+    expect(noImages.statusCode).toBe(422);
+    expect(noImages.json()).toMatchObject({ code: 'batch.no_images', skipped: [{ entry_name: 'a.txt', reason: 'not_an_image' }] });
+    const unknownKit = await submit(owner.auth, [{ field: 'images', data: photos[0]! }], { toolkit_id: 99999 });
+    expect(unknownKit.statusCode).toBe(404);
+    const corrupt = await submit(owner.auth, [{ field: 'zip_file', data: Buffer.from('PK\u0003\u0004 definitely not a zip'), filename: 'a.zip' }]);
+    expect(corrupt.statusCode).toBe(422);
+    expect(corrupt.json().code).toBe('zip.corrupt');
+  });
+});

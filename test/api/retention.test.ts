@@ -1,0 +1,98 @@
+/**
+ * Retention: previews (and finished jobs) older than PREVIEW_RETENTION_HOURS go, with
+ * their images; operation evidence stays, however old.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/shared/clock.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { createScriptedDetector, FULL_KIT, solidJpeg } from '../helpers/fake-detector.js';
+import { multipartBody } from '../helpers/multipart.js';
+import { createUser } from '../helpers/users.js';
+
+describe('retention of previews', () => {
+  let t: TestApp;
+  let auth: Record<string, string>;
+  let engineer: Awaited<ReturnType<typeof createUser>>;
+  let kitId: number;
+  let offsetMs = 0;
+  const clock: Clock = { now: () => new Date(Date.now() + offsetMs) };
+
+  beforeAll(async () => {
+    t = await buildTestApp({ overrides: { detector: createScriptedDetector(() => FULL_KIT), clock }, env: { PREVIEW_RETENTION_HOURS: '72' } });
+    const adminToken = await t.login();
+    auth = { authorization: `Bearer ${adminToken}` };
+    engineer = await createUser(t, adminToken, 'engineer', 'ret-eng');
+    kitId = (await t.app.inject({ url: '/api/v1/toolkits', headers: auth })).json().items[0].id;
+  });
+  afterAll(() => t?.close());
+
+  const upload = async (url: string, fields: Record<string, string | number>, field: string, data: Buffer) => {
+    const body = await multipartBody(fields, [{ field, data }]);
+    const res = await t.app.inject({ method: 'POST', url, headers: { ...engineer.auth, ...body.headers }, payload: body.payload });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+    return res.json();
+  };
+  const stored = (url: string) => fs.existsSync(path.join(t.config.mediaDir, url.replace(/^\/media\//, '')));
+
+  it('deletes previews and finished jobs older than the retention, never operation evidence', async () => {
+    const photo = await solidJpeg([40, 50, 60]);
+    const preview = await upload('/predict/', { toolkit_id: kitId }, 'image', photo);
+    const operation = await upload('/api/v1/operations', { toolkit_id: kitId, operation_type: 'checkout' }, 'image', photo);
+    const job = await upload('/api/v1/jobs', { toolkit_id: kitId }, 'images', photo);
+    for (let i = 0; i < 100; i++) {
+      const state = (await t.app.inject({ url: `/api/v1/jobs/${job.job_id}`, headers: engineer.auth })).json().state;
+      if (state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const jobImage = (await t.app.inject({ url: `/api/v1/jobs/${job.job_id}`, headers: engineer.auth })).json().results[0].prediction.image_url;
+    const evidence = [operation.image_url, operation.annotated_image_url];
+    expect([preview.image_url, jobImage, ...evidence].every(stored)).toBe(true);
+
+    // Young: nothing happens.
+    expect(await t.deps.services.retention.run()).toEqual({ previews: 0, images: 0, jobs: 0 });
+    expect(stored(preview.image_url)).toBe(true);
+
+    // 73 hours later.
+    offsetMs = 73 * 3600_000;
+    const result = await t.deps.services.retention.run();
+    expect(result).toMatchObject({ previews: 2, images: 2, jobs: 1 });
+    expect(stored(preview.image_url)).toBe(false);
+    expect(stored(jobImage)).toBe(false);
+    // Tokens from 73 hours ago have expired too.
+    engineer.auth = { authorization: `Bearer ${await t.login('ret-eng', 'ret-eng-password')}` };
+    auth = { authorization: `Bearer ${await t.login()}` };
+    expect((await t.app.inject({ url: preview.image_url, headers: engineer.auth })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: `/api/v1/jobs/${job.job_id}`, headers: engineer.auth })).statusCode).toBe(404);
+    // The operation and its evidence are untouched.
+    expect(evidence.every(stored)).toBe(true);
+    expect((await t.app.inject({ url: operation.annotated_image_url, headers: engineer.auth })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: `/api/v1/operations/${operation.id}`, headers: auth })).statusCode).toBe(200);
+
+    // Idempotent.
+    expect(await t.deps.services.retention.run()).toEqual({ previews: 0, images: 0, jobs: 0 });
+  });
+});
+
+describe('retention schedule', () => {
+  it('runs on its own every RETENTION_INTERVAL_MINUTES (in-process without Redis)', async () => {
+    const t = await buildTestApp({
+      overrides: { detector: createScriptedDetector(() => FULL_KIT) },
+      // 0.36 s retention, checked every 0.12 s.
+      env: { PREVIEW_RETENTION_HOURS: '0.0001', RETENTION_INTERVAL_MINUTES: '0.002' },
+    });
+    try {
+      const auth = { authorization: `Bearer ${await t.login()}` };
+      const kitId = (await t.app.inject({ url: '/api/v1/toolkits', headers: auth })).json().items[0].id;
+      const body = await multipartBody({ toolkit_id: kitId }, [{ field: 'image', data: await solidJpeg([1, 1, 1]) }]);
+      const preview = (await t.app.inject({ method: 'POST', url: '/predict/', headers: { ...auth, ...body.headers }, payload: body.payload })).json();
+      const file = path.join(t.config.mediaDir, preview.image_url.replace(/^\/media\//, ''));
+      expect(fs.existsSync(file)).toBe(true);
+      for (let i = 0; i < 60 && fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      await t.close();
+    }
+  });
+});

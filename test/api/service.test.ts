@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestApp } from '../helpers/app.js';
+import { buildTestApp } from '../helpers/app.js';
+
+describe('service routes', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('GET / names the service, its version and the model status', async () => {
+    const res = await t.app.inject({ url: '/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ name: 'toolcontrol', version: expect.any(String), model: { loaded: false } });
+  });
+
+  it('GET /base/health reports the database, Redis and the model', async () => {
+    const res = await t.app.inject({ url: '/base/health' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.postgres).toMatchObject({ ok: true, kind: 'pglite' });
+    expect(body.postgres.latency_ms).toBeGreaterThanOrEqual(0);
+    expect(body.redis).toBe('not_configured');
+    // No model in this app: the service still serves, degraded.
+    expect(body.status).toBe('degraded');
+    expect(body.model.loaded).toBe(false);
+  });
+
+  it('answers unknown routes with problem+json', async () => {
+    const res = await t.app.inject({ url: '/no/such/route' });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.json()).toMatchObject({ status: 404, title: 'Not Found', code: 'route.not_found', detail: expect.any(String) });
+    expect(res.headers['x-request-id']).toBe(res.json().request_id);
+  });
+
+  it('echoes a caller-supplied request id', async () => {
+    const res = await t.app.inject({ url: '/base/health', headers: { 'x-request-id': 'abc-123' } });
+    expect(res.headers['x-request-id']).toBe('abc-123');
+  });
+
+  it('serves Swagger UI and an OpenAPI document in which every route declares its schemas', async () => {
+    const ui = await t.app.inject({ url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.body).toContain('swagger');
+
+    const res = await t.app.inject({ url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    const operations = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([p, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ route: `${method.toUpperCase()} ${p}`, op })),
+    );
+    expect(operations.length).toBeGreaterThan(2);
+    const missing: string[] = [];
+    for (const { route, op } of operations) {
+      if (!op.responses || Object.keys(op.responses).length === 0) missing.push(`${route}: responses`);
+      for (const [status, response] of Object.entries(op.responses ?? {}) as Array<[string, any]>) {
+        if (!response.content) missing.push(`${route}: ${status} has no schema`);
+      }
+      const takesBody = ['POST', 'PUT', 'PATCH'].includes(route.split(' ')[0]!);
+      if (takesBody && !op.requestBody) missing.push(`${route}: request body`);
+      if (!op.tags?.length) missing.push(`${route}: tags`);
+    }
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('service routes with the database down', () => {
+  it('answers 503 from health while the database does not answer, 200 once it does', async () => {
+    let down = false;
+    const t = await buildTestApp();
+    const realPing = t.deps.database.ping;
+    t.deps.database.ping = (timeout) => (down ? Promise.reject(new Error('connection refused')) : realPing(timeout));
+    try {
+      down = true;
+      const bad = await t.app.inject({ url: '/base/health' });
+      expect(bad.statusCode).toBe(503);
+      expect(bad.json()).toMatchObject({ status: 'down', postgres: { ok: false, error: 'connection refused' } });
+      down = false;
+      expect((await t.app.inject({ url: '/base/health' })).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});

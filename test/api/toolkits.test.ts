@@ -1,0 +1,178 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operations, toolkits } from '../../src/db/schema/index.js';
+import { REFERENCE_KIT_NAME } from '../../src/db/seed.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, expectProblem, userToken } from './admin-helpers.js';
+
+describe('toolkits API', () => {
+  let t: TestApp;
+  let adminToken: string;
+  let engineer: { id: number; token: string; employee_number: string };
+  let referenceKitId: number;
+  const asAdmin = (method: string, url: string, payload?: object) =>
+    t.app.inject({ method: method as 'GET', url, headers: bearer(adminToken), ...(payload ? { payload } : {}) });
+  const asEngineer = (url: string) => t.app.inject({ url, headers: bearer(engineer.token) });
+
+  /** What the lead's checkout does to a kit, done directly so these tests need no model. */
+  async function hold(toolkitId: number, userId: number, since: Date) {
+    const [op] = await t.deps.db
+      .insert(operations)
+      .values({
+        userId,
+        actedById: userId,
+        toolkitId,
+        operationType: 'checkout',
+        status: 'success',
+        resultJson: {},
+        modelSha256: 'test',
+        originalImageKey: 'o.jpg',
+        annotatedImageKey: 'a.jpg',
+      })
+      .returning();
+    await t.deps.db.update(toolkits).set({ holderId: userId, heldSince: since, checkoutOperationId: op!.id }).where(eq(toolkits.id, toolkitId));
+    return op!.id;
+  }
+
+  beforeAll(async () => {
+    t = await buildTestApp();
+    adminToken = await t.login();
+    engineer = await userToken(t, adminToken, 'engineer');
+    const list = (await asAdmin('GET', '/api/v1/toolkits')).json();
+    referenceKitId = list.items.find((k: { name: string }) => k.name === REFERENCE_KIT_NAME).id;
+  });
+  afterAll(() => t.close());
+
+  it('any logged-in user sees the kits, their items and their state', async () => {
+    const res = await asEngineer('/api/v1/toolkits');
+    expect(res.statusCode).toBe(200);
+    const kit = res.json().items.find((k: { id: number }) => k.id === referenceKitId);
+    expect(kit).toMatchObject({ status: 'available', holder: null, held_since: null, flagged: false, flagged_operation_id: null, is_active: true });
+    expect(kit.items).toHaveLength(11);
+    expect(kit.items).toContainEqual(expect.objectContaining({ class_key: 'side_cutters', name: 'Бокорезы', quantity: 1 }));
+
+    const one = await asEngineer(`/api/v1/toolkits/${referenceKitId}`);
+    expect(one.json()).toEqual(kit);
+    expectProblem(await asEngineer('/api/v1/toolkits/999999'), 404, 'toolkit.not_found');
+  });
+
+  it('creates a kit with items; names are unique; items are checked', async () => {
+    const created = await asAdmin('POST', '/api/v1/toolkits', {
+      name: 'Набор №2',
+      description: 'Отвертки',
+      items: [
+        { tool_id: 1, quantity: 2 },
+        { tool_id: 2, quantity: 1 },
+      ],
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({
+      name: 'Набор №2',
+      description: 'Отвертки',
+      status: 'available',
+      items: [
+        { tool_id: 1, quantity: 2, class_key: 'screwdriver_flat' },
+        { tool_id: 2, quantity: 1, class_key: 'screwdriver_phillips' },
+      ],
+    });
+    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №2', items: [{ tool_id: 1, quantity: 1 }] }), 409, 'toolkit.name_taken');
+    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [{ tool_id: 999, quantity: 1 }] }), 400, 'toolkit.unknown_tool');
+    expectProblem(
+      await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [{ tool_id: 1, quantity: 1 }, { tool_id: 1, quantity: 2 }] }),
+      400,
+      'toolkit.duplicate_tool',
+    );
+    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [{ tool_id: 1, quantity: 0 }] }), 400, 'request.validation_failed');
+    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [] }), 400);
+    // Nothing half-written by the refused requests.
+    expect((await asAdmin('GET', '/api/v1/toolkits')).json().items.map((k: { name: string }) => k.name)).not.toContain('Набор №3');
+  });
+
+  it('shows who holds a kit, since when, and filters by status', async () => {
+    const kit = (await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор выданный', items: [{ tool_id: 3, quantity: 1 }] })).json();
+    const since = new Date('2026-03-01T08:30:00.000Z');
+    const checkoutId = await hold(kit.id, engineer.id, since);
+
+    const state = (await asEngineer(`/api/v1/toolkits/${kit.id}`)).json();
+    expect(state).toMatchObject({
+      status: 'held',
+      holder: { id: engineer.id, employee_number: engineer.employee_number, full_name: expect.any(String) },
+      held_since: since.toISOString(),
+      checkout_operation_id: checkoutId,
+      flagged: false,
+    });
+
+    const held = (await asEngineer('/api/v1/toolkits?status=held')).json();
+    expect(held.items.map((k: { id: number }) => k.id)).toEqual([kit.id]);
+    expect(held.total).toBe(1);
+    const available = (await asEngineer('/api/v1/toolkits?status=available')).json();
+    expect(available.items.map((k: { id: number }) => k.id)).not.toContain(kit.id);
+    expect(available.items.map((k: { id: number }) => k.id)).toContain(referenceKitId);
+
+    // A checkin with a discrepancy: still held by the engineer, and flagged.
+    await t.deps.db.update(toolkits).set({ flaggedOperationId: checkoutId }).where(eq(toolkits.id, kit.id));
+    const flagged = (await asEngineer('/api/v1/toolkits?status=flagged')).json();
+    expect(flagged.items).toEqual([expect.objectContaining({ id: kit.id, status: 'held', flagged: true, flagged_operation_id: checkoutId })]);
+    expect((await asEngineer('/api/v1/toolkits?status=held')).json().items.map((k: { id: number }) => k.id)).toContain(kit.id);
+
+    // Its contents cannot change while it is out, nor can it be deleted.
+    expectProblem(await asAdmin('PUT', `/api/v1/toolkits/${kit.id}/items`, { items: [{ tool_id: 4, quantity: 1 }] }), 409, 'toolkit.held');
+    expectProblem(await asAdmin('DELETE', `/api/v1/toolkits/${kit.id}`), 409, 'toolkit.has_history');
+    expect((await asEngineer(`/api/v1/toolkits/${kit.id}`)).json().items).toEqual([expect.objectContaining({ tool_id: 3 })]);
+  });
+
+  it('replaces the items of an available kit', async () => {
+    const kit = (await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор для замены', items: [{ tool_id: 5, quantity: 1 }] })).json();
+    const res = await asAdmin('PUT', `/api/v1/toolkits/${kit.id}/items`, {
+      items: [
+        { tool_id: 6, quantity: 3 },
+        { tool_id: 7, quantity: 1 },
+      ],
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().items.map((i: { tool_id: number; quantity: number }) => [i.tool_id, i.quantity])).toEqual([
+      [6, 3],
+      [7, 1],
+    ]);
+    expectProblem(await asAdmin('PUT', `/api/v1/toolkits/${kit.id}/items`, { items: [{ tool_id: 12345, quantity: 1 }] }), 400, 'toolkit.unknown_tool');
+    expect((await asAdmin('GET', `/api/v1/toolkits/${kit.id}`)).json().items).toHaveLength(2);
+    expectProblem(await asAdmin('PUT', '/api/v1/toolkits/999999/items', { items: [{ tool_id: 1, quantity: 1 }] }), 404, 'toolkit.not_found');
+  });
+
+  it('refuses deactivated tools in a kit', async () => {
+    const tool = (await asAdmin('POST', '/api/v1/tools', { name: 'Разводной ключ', class_key: 'adjustable_wrench', is_active: false })).json();
+    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор с неактивным', items: [{ tool_id: tool.id, quantity: 1 }] }), 400, 'toolkit.inactive_tool');
+  });
+
+  it('edits, deactivates and filters by active; deletes a kit without history', async () => {
+    const kit = (await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор временный', items: [{ tool_id: 8, quantity: 1 }] })).json();
+    const edited = await asAdmin('PATCH', `/api/v1/toolkits/${kit.id}`, { name: 'Набор временный (старый)', description: null, is_active: false });
+    expect(edited.json()).toMatchObject({ name: 'Набор временный (старый)', description: null, is_active: false });
+    expect((await asAdmin('GET', '/api/v1/toolkits?active=false')).json().items.map((k: { id: number }) => k.id)).toEqual([kit.id]);
+    expectProblem(await asAdmin('PATCH', `/api/v1/toolkits/${kit.id}`, { name: REFERENCE_KIT_NAME }), 409, 'toolkit.name_taken');
+    expectProblem(await asAdmin('PATCH', '/api/v1/toolkits/999999', { description: 'x' }), 404, 'toolkit.not_found');
+
+    expect((await asAdmin('DELETE', `/api/v1/toolkits/${kit.id}`)).json()).toEqual({ ok: true });
+    expectProblem(await asAdmin('GET', `/api/v1/toolkits/${kit.id}`), 404);
+    expectProblem(await asAdmin('DELETE', `/api/v1/toolkits/${kit.id}`), 404, 'toolkit.not_found');
+  });
+
+  it('a kit with operations cannot be deleted even when back in the tool room (409 toolkit.has_history)', async () => {
+    const kit = (await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор возвращённый', items: [{ tool_id: 9, quantity: 1 }] })).json();
+    await hold(kit.id, engineer.id, new Date());
+    await t.deps.db.update(toolkits).set({ holderId: null, heldSince: null, checkoutOperationId: null }).where(eq(toolkits.id, kit.id));
+    const res = await asAdmin('DELETE', `/api/v1/toolkits/${kit.id}`);
+    expectProblem(res, 409, 'toolkit.has_history');
+    expect(res.json().detail).toMatch(/deactivate/);
+    expect((await asAdmin('PATCH', `/api/v1/toolkits/${kit.id}`, { is_active: false })).statusCode).toBe(200);
+  });
+
+  it('pages with skip and limit', async () => {
+    const all = (await asEngineer('/api/v1/toolkits?limit=500')).json();
+    const page = (await asEngineer('/api/v1/toolkits?skip=1&limit=2')).json();
+    expect(page).toMatchObject({ skip: 1, limit: 2, total: all.total });
+    expect(page.items.map((k: { id: number }) => k.id)).toEqual(all.items.slice(1, 3).map((k: { id: number }) => k.id));
+    expectProblem(await asEngineer('/api/v1/toolkits?limit=0'), 400);
+    expectProblem(await asEngineer('/api/v1/toolkits?limit=100000'), 400);
+  });
+});

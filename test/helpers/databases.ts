@@ -1,0 +1,57 @@
+/**
+ * Test databases: in-memory PGlite always; a fresh PostgreSQL database per call
+ * when TEST_DATABASE_URL is set (so runs and files never collide).
+ */
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { openDatabase, type Database } from '../../src/db/client.js';
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || null;
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || null;
+
+export type Backend = 'pglite' | 'postgres';
+
+/** The backends this run can use: PGlite, plus PostgreSQL when TEST_DATABASE_URL is set. */
+export const BACKENDS: Backend[] = TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** Create an empty PostgreSQL database; returns its URL and a drop function. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (!TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `toolcontrol_test_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+/** An open, empty (unmigrated) database of the given backend, and how to dispose of it. */
+export async function openTestDatabase(backend: Backend): Promise<{ database: Database; url: string | null; dispose: () => Promise<void> }> {
+  if (backend === 'pglite') {
+    const database = await openDatabase({ url: null, pgliteDir: null, logger: silentLogger });
+    return { database, url: null, dispose: () => database.close() };
+  }
+  const { url, drop } = await createPostgresDatabase();
+  const database = await openDatabase({ url, pgliteDir: null, logger: silentLogger, poolSize: 4 });
+  return {
+    database,
+    url,
+    async dispose() {
+      await database.close();
+      await drop();
+    },
+  };
+}

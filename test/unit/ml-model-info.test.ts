@@ -1,0 +1,113 @@
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createInferencePool } from '../../src/ml/inference-pool.js';
+import { resolveModelInfo, type ModelSignature } from '../../src/ml/model-info.js';
+import { OnnxFormatError, readOnnxMetadataProps, readOnnxMetadataPropsFromBuffer } from '../../src/ml/onnx-metadata.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/onnx/${name}`, import.meta.url));
+
+describe('readOnnxMetadataProps', () => {
+  it('reads Ultralytics metadata_props from the protobuf, UTF-8 intact', async () => {
+    const props = await readOnnxMetadataProps(fixture('detect.onnx'));
+    expect(props.get('names')).toBe(`{0: '7', 1: 'Шэрница', 2: 'it\\'s "quoted"'}`);
+    expect(props.get('imgsz')).toBe('[320, 320]');
+    expect(props.get('task')).toBe('detect');
+    expect(props.get('stride')).toBe('32');
+  });
+
+  it('returns nothing for a model without metadata', async () => {
+    expect((await readOnnxMetadataProps(fixture('detect-no-metadata-dynamic.onnx'))).size).toBe(0);
+  });
+
+  it('skips unknown fields of every wire type', async () => {
+    // field 1 varint, field 3 fixed64, field 4 fixed32, field 14 entry {key 'k', value 'v'}.
+    const bytes = Uint8Array.from([0x08, 0x96, 0x01, 0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x25, 1, 2, 3, 4, 0x72, 6, 0x0a, 1, 0x6b, 0x12, 1, 0x76]);
+    expect(await readOnnxMetadataPropsFromBuffer(bytes)).toEqual(new Map([['k', 'v']]));
+  });
+
+  it('rejects a file that is not a protobuf', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'onnx-'));
+    const path = join(dir, 'garbage.onnx');
+    await writeFile(path, Buffer.from([0x0f, 0xff, 0xff]));
+    await expect(readOnnxMetadataProps(path)).rejects.toBeInstanceOf(OnnxFormatError);
+    await expect(readOnnxMetadataPropsFromBuffer(Uint8Array.from([0x72, 0x40, 0x0a]))).rejects.toThrow(/past the end/);
+  });
+});
+
+const detectSignature: ModelSignature = {
+  inputs: [{ name: 'images', type: 'float32', shape: [1, 3, 640, 640] }],
+  outputs: [{ name: 'output0', type: 'float32', shape: [1, 6, 8400] }],
+};
+
+function resolve(metadata: Record<string, string>, signature = detectSignature, fallbacks = {}) {
+  return resolveModelInfo({ path: 'm.onnx', sha256: 'ab', metadata: new Map(Object.entries(metadata)), signature, fallbacks });
+}
+
+describe('resolveModelInfo', () => {
+  it('derives names, imgsz, stride, task and batch', () => {
+    const { info, layout } = resolve({ names: "{0: 'pliers', 1: 'brace'}", imgsz: '[640, 640]', stride: '32', task: 'detect' });
+    expect(info).toMatchObject({ task: 'detect', names: { 0: 'pliers', 1: 'brace' }, imgsz: [640, 640], stride: 32, batch: 1 });
+    expect(layout).toEqual({ inputName: 'images', predictionsName: 'output0', prototypesName: null, numClasses: 2 });
+  });
+
+  it('falls back to configured names (list or record) and the input size', () => {
+    expect(resolve({}, detectSignature, { names: ['a', 'b'] }).info).toMatchObject({ names: { 0: 'a', 1: 'b' }, imgsz: [640, 640] });
+    expect(resolve({}, detectSignature, { names: { 0: 'a', 1: 'b' } }).info.names).toEqual({ 0: 'a', 1: 'b' });
+  });
+
+  it('treats a symbolic batch axis as dynamic and infers segment from the prototype output', () => {
+    const { info, layout } = resolve({ names: "{0: 'a'}" }, {
+      inputs: [{ name: 'images', type: 'float32', shape: ['batch', 3, 640, 640] }],
+      outputs: [
+        { name: 'output0', type: 'float32', shape: ['batch', 37, 'anchors'] },
+        { name: 'output1', type: 'float32', shape: ['batch', 32, 160, 160] },
+      ],
+    });
+    expect(info).toMatchObject({ task: 'segment', batch: null });
+    expect(layout.prototypesName).toBe('output1');
+  });
+
+  it.each([
+    [{ names: "{0: 'a'}", task: 'pose' }, detectSignature, /task 'pose' is not supported/],
+    [{ names: "{0: 'a', 1: 'b'}", imgsz: '[320, 320]' }, detectSignature, /does not match the input \[640, 640\]/],
+    [{ names: '{0: a}' }, detectSignature, /metadata 'names' is not a Python literal/],
+    [{ names: "{0: 'a', 2: 'b'}" }, detectSignature, /class indices must be 0..1/],
+    [{ names: "{0: 'a', 1: 'b'}", stride: 'x' }, detectSignature, /'stride' is not an integer/],
+    [
+      { names: "{0: 'a'}" },
+      { ...detectSignature, outputs: [{ name: 'output0', type: 'float32', shape: [1, 300, 6] }] },
+      /nms=True/,
+    ],
+    [
+      { names: "{0: 'a'}" },
+      { ...detectSignature, inputs: [{ name: 'images', type: 'float16', shape: [1, 3, 640, 640] }] },
+      /only float32/,
+    ],
+  ])('rejects %j with a clear error', (metadata, signature, message) => {
+    expect(() => resolve(metadata, signature)).toThrow(message);
+  });
+});
+
+describe('inference pool', () => {
+  it('turns a failing run into a rejection and keeps serving', async () => {
+    const pool = await createInferencePool({ modelPath: fixture('detect.onnx'), sessions: 1, threads: 1 });
+    try {
+      const wrong = pool.run({ images: { data: new Float32Array(3 * 8 * 8), dims: [1, 3, 8, 8] } });
+      await expect(wrong).rejects.toThrow(/Inference failed/);
+      const ok = await pool.run({ images: { data: new Float32Array(3 * 320 * 320), dims: [1, 3, 320, 320] } });
+      expect(ok.outputs.output0?.dims).toEqual([1, 7, 8]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails to start with a clear error for a file that is not a model', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'onnx-'));
+    const path = join(dir, 'not-a-model.onnx');
+    await writeFile(path, 'hello');
+    await expect(createInferencePool({ modelPath: path, sessions: 1, threads: 1 })).rejects.toThrow(/Cannot load model/);
+  });
+});

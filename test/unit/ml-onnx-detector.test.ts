@@ -1,0 +1,235 @@
+/**
+ * End-to-end through onnxruntime with hand-built graphs (test/fixtures/onnx/make_fixtures.py)
+ * whose outputs are constants, so every expected box is computed here by hand.
+ *
+ * The test image is 640×350 and the model input 320×320: r = 0.5, resized 320×175,
+ * dh = 72.5 → pad top round(72.4) = 72, bottom 73. An input-space box maps back as
+ * x / 0.5 and (y − 72) / 0.5, clipped to 640×350.
+ */
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RawDetection } from '../../src/ml/detector.js';
+import { createOnnxDetector, type OnnxDetector } from '../../src/ml/onnx-detector.js';
+import { ServiceUnavailableError } from '../../src/shared/errors.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/onnx/${name}`, import.meta.url));
+
+/** Expected detections at confidence 0.5 for the detect fixture (see make_fixtures.py). */
+const EXPECTED_AT_HALF = [
+  { classId: 0, className: '7', confidence: 0.9, box: { x1: 80, y1: 56, x2: 200, y2: 176 } }, // a0
+  { classId: 1, className: 'Шэрница', confidence: 0.85, box: { x1: 80, y1: 56, x2: 200, y2: 176 } }, // a2: other class survives
+  { classId: 0, className: '7', confidence: 0.7, box: { x1: 140, y1: 56, x2: 260, y2: 176 } }, // a5: IoU 1/3 with a0
+  // a4: input (280, 60, 330, 120) → (560, −24, 660, 96), clipped to the image.
+  { classId: 1, className: 'Шэрница', confidence: 0.6, box: { x1: 560, y1: 0, x2: 640, y2: 96 } },
+];
+
+function expectDetections(actual: RawDetection[], expected: typeof EXPECTED_AT_HALF): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((detection, i) => {
+    const want = expected[i]!;
+    expect(detection.classId).toBe(want.classId);
+    expect(detection.className).toBe(want.className);
+    expect(detection.confidence).toBeCloseTo(want.confidence, 6);
+    expect(detection.box).toEqual(want.box);
+  });
+}
+
+let image: Buffer;
+
+beforeAll(async () => {
+  image = await sharp({ create: { width: 640, height: 350, channels: 3, background: { r: 90, g: 120, b: 150 } } })
+    .jpeg()
+    .toBuffer();
+});
+
+describe('detect model with Ultralytics metadata', () => {
+  let detector: OnnxDetector;
+  beforeAll(async () => {
+    detector = await createOnnxDetector({ modelPath: fixture('detect.onnx'), threads: 1 });
+  });
+  afterAll(() => detector.close());
+
+  it('reads the model identity from metadata_props', () => {
+    expect(detector.info).toMatchObject({
+      task: 'detect',
+      names: { 0: '7', 1: 'Шэрница', 2: 'it\'s "quoted"' },
+      imgsz: [320, 320],
+      stride: 32,
+      batch: 1,
+      version: '8.3.40',
+    });
+    expect(detector.info.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('decodes, filters, runs class-aware NMS and scales back to the pixel', async () => {
+    const result = await detector.detect(image, { confidence: 0.5 });
+    expect(result.image).toEqual({ width: 640, height: 350 });
+    expectDetections(result.detections, EXPECTED_AT_HALF);
+    for (const key of ['decode', 'inference', 'postprocess'] as const) expect(result.timings[key]).toBeGreaterThanOrEqual(0);
+  });
+
+  it('keeps a score equal to the threshold out, and lower thresholds let more in', async () => {
+    const result = await detector.detect(image, { confidence: 0.25 });
+    expect(result.detections.map((d) => d.confidence)).toEqual(
+      [0.9, 0.85, 0.7, 0.6, 0.5, 0.3].map((v) => expect.closeTo(v, 6)),
+    );
+    // a7 (score exactly 0.5): input (10, 200, 30, 240) → (20, 256, 60, 336).
+    expect(result.detections[4]!.box).toEqual({ x1: 20, y1: 256, x2: 60, y2: 336 });
+  });
+
+  it('applies the IoU threshold and the detection limit', async () => {
+    // a1 (IoU 0.877 with a0) survives when the IoU threshold is above its overlap.
+    const loose = await detector.detect(image, { confidence: 0.5, iou: 0.9 });
+    expect(loose.detections.map((d) => d.confidence)).toEqual([0.9, 0.85, 0.8, 0.7, 0.6].map((v) => expect.closeTo(v, 6)));
+    const limited = await detector.detect(image, { confidence: 0.5, maxDetections: 2 });
+    expectDetections(limited.detections, EXPECTED_AT_HALF.slice(0, 2));
+  });
+
+  it('gives boxes on the upright image for a photo stored rotated with EXIF orientation 6', async () => {
+    const rotated = await sharp(image).rotate(270).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    expect(await sharp(rotated).metadata()).toMatchObject({ width: 350, height: 640 });
+    const result = await detector.detect(rotated, { confidence: 0.5 });
+    expect(result.image).toEqual({ width: 640, height: 350 });
+    expectDetections(result.detections, EXPECTED_AT_HALF);
+  });
+
+  it('passes image errors through as 415 / 422', async () => {
+    await expect(detector.detect(Buffer.from('%PDF-1.7\n'), { confidence: 0.5 })).rejects.toMatchObject({ status: 415 });
+    await expect(detector.detect(image.subarray(0, 200), { confidence: 0.5 })).rejects.toMatchObject({ status: 422 });
+  });
+
+  it('rejects invalid options', async () => {
+    await expect(detector.detect(image, { confidence: 1.5 })).rejects.toThrow(RangeError);
+    await expect(detector.detect(image, { confidence: 0.5, maxDetections: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it('exposes prepare and raw session timing for benchmarks', async () => {
+    const prepared = await detector.prepare(image);
+    const first = await detector.runRaw(prepared);
+    const second = await detector.runRaw(prepared); // the prepared tensor stays usable
+    expect(first.runMs).toBeGreaterThanOrEqual(0);
+    expect(second.runMs).toBeGreaterThanOrEqual(0);
+    expect(prepared.tensor).toHaveLength(3 * 320 * 320);
+  });
+});
+
+describe('detect model without metadata, dynamic batch and input size', () => {
+  it('uses names and imgsz from options, including a rectangular input', async () => {
+    const detector = await createOnnxDetector({
+      modelPath: fixture('detect-no-metadata-dynamic.onnx'),
+      names: ['wrench', 'pliers', 'brace'],
+      imgsz: [256, 320],
+      threads: 1,
+    });
+    try {
+      expect(detector.info).toMatchObject({ task: 'detect', imgsz: [256, 320], batch: null, stride: 32 });
+      // imgsz [h=256, w=320]: r = 0.5, resized 320×175, dh = 40.5 → top 40: y maps as (y − 40) / 0.5.
+      const result = await detector.detect(image, { confidence: 0.5 });
+      expect(result.detections.map((d) => [d.className, d.box])).toEqual([
+        ['wrench', { x1: 80, y1: 120, x2: 200, y2: 240 }],
+        ['pliers', { x1: 80, y1: 120, x2: 200, y2: 240 }],
+        ['wrench', { x1: 140, y1: 120, x2: 260, y2: 240 }],
+        ['pliers', { x1: 560, y1: 40, x2: 640, y2: 160 }],
+      ]);
+    } finally {
+      await detector.close();
+    }
+  });
+
+  it('fails clearly without names or imgsz', async () => {
+    await expect(createOnnxDetector({ modelPath: fixture('detect-no-metadata-dynamic.onnx'), imgsz: 320 })).rejects.toThrow(
+      /no class names/,
+    );
+    await expect(
+      createOnnxDetector({ modelPath: fixture('detect-no-metadata-dynamic.onnx'), names: ['a', 'b', 'c'] }),
+    ).rejects.toThrow(/imgsz/);
+  });
+
+  it('fails clearly when the names do not fit the output', async () => {
+    await expect(
+      createOnnxDetector({ modelPath: fixture('detect-no-metadata-dynamic.onnx'), names: ['a', 'b'], imgsz: 320 }),
+    ).rejects.toThrow(/7 channels, but 2 classes need 6/);
+  });
+});
+
+describe('detect model with a fixed batch of 2', () => {
+  it('pads the batch and reads the first item only', async () => {
+    const detector = await createOnnxDetector({ modelPath: fixture('detect-batch2.onnx'), threads: 1 });
+    try {
+      expect(detector.info.batch).toBe(2);
+      expectDetections((await detector.detect(image, { confidence: 0.5 })).detections, EXPECTED_AT_HALF);
+    } finally {
+      await detector.close();
+    }
+  });
+});
+
+describe('segment model', () => {
+  it('returns boxes and mask outlines in original-image pixels', async () => {
+    const detector = await createOnnxDetector({ modelPath: fixture('segment.onnx'), threads: 1 });
+    try {
+      expect(detector.info).toMatchObject({ task: 'segment', names: { 0: 'pliers', 1: 'brace' } });
+      const { detections } = await detector.detect(image, { confidence: 0.25 });
+      expect(detections.map((d) => [d.className, d.box])).toEqual([
+        ['pliers', { x1: 80, y1: 56, x2: 240, y2: 216 }],
+        ['brace', { x1: 400, y1: 56, x2: 560, y2: 216 }],
+      ]);
+      // Mask 1: prototype cells x 15..24, y 30..39 (+10) in a −10 field, inside its box. Upsampled ×4
+      // (align_corners=False) the positive area is x 60..99, y 120..159 minus its four corner pixels,
+      // where both interpolation axes mix in −10. In the original: x · 2, (y − 72) · 2.
+      expect(detections[0]!.polygon).toEqual([
+        [122, 96],
+        [196, 96],
+        [198, 98],
+        [198, 172],
+        [196, 174],
+        [122, 174],
+        [120, 172],
+        [120, 98],
+      ]);
+      // Mask 2: prototype cells x 45..74 are positive but the box (proto x 50..70) crops them to
+      // 50..69 with zeros outside; zero–positive edges stay positive up to the zero cell's centre:
+      // x 198..281, y 120..159 → (396, 96)–(562, 174).
+      expect(detections[1]!.polygon).toEqual([
+        [396, 96],
+        [562, 96],
+        [562, 174],
+        [396, 174],
+      ]);
+    } finally {
+      await detector.close();
+    }
+  });
+});
+
+describe('bounded queue', () => {
+  it('answers 503 with Retry-After when the queue is full, then recovers', async () => {
+    const detector = await createOnnxDetector({ modelPath: fixture('detect.onnx'), threads: 1, maxQueue: 1 });
+    try {
+      const first = detector.detect(image, { confidence: 0.5 });
+      const second = detector.detect(image, { confidence: 0.5 });
+      const third = detector.detect(image, { confidence: 0.5 });
+      const error = await third.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ServiceUnavailableError);
+      expect(error).toMatchObject({ status: 503, code: 'inference.queue_full' });
+      expect((error as ServiceUnavailableError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expectDetections((await first).detections, EXPECTED_AT_HALF);
+      expectDetections((await second).detections, EXPECTED_AT_HALF);
+      expect(detector.inFlight).toBe(0);
+      expectDetections((await detector.detect(image, { confidence: 0.5 })).detections, EXPECTED_AT_HALF);
+    } finally {
+      await detector.close();
+    }
+  });
+
+  it('serves many concurrent requests in FIFO order across two sessions', async () => {
+    const detector = await createOnnxDetector({ modelPath: fixture('detect.onnx'), sessions: 2, threads: 1, maxQueue: 20 });
+    try {
+      const results = await Promise.all(Array.from({ length: 12 }, () => detector.detect(image, { confidence: 0.5 })));
+      for (const result of results) expectDetections(result.detections, EXPECTED_AT_HALF);
+    } finally {
+      await detector.close();
+    }
+  });
+});
