@@ -154,8 +154,9 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('workers sharing a job (r
     }
 
     const survivor = workers[1]!;
+    // The summary line follows the state change (inputs are removed first): wait for it.
+    await until('the survivor to log the job summary', async () => survivor.output().includes('job finished'), 15_000, 50);
     const log = survivor.output();
-    expect(log).toContain('job finished');
     // The victim's in-flight photos were handed to the survivor (BullMQ stalled-job recovery).
     expect(log).toMatch(/stalled/);
     // Graceful stop of the survivor.
