@@ -335,6 +335,62 @@ def export_onnx(model: Detector, size, path: str, meta: dict):
     return exported
 
 
+# ---------------------------------------------------------------- init from an export
+
+def load_onnx_weights(model: Detector, path: str):
+    """Load the weights of an ONNX file this script exported (toolcontrol's committed model)
+    into `model`, so training can go on from it when its last.pt is gone. The export folded
+    each BatchNorm into the conv before it; the BN is set to an identity plus the folded
+    bias, which is exact in eval mode (train with --freeze-bn to keep it so)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(path).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    nodes = [n for n in graph.node if n.op_type == 'Conv']
+    order = []
+    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(mod)) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 64, 64))
+    for h in hooks:
+        h.remove()
+    if len(order) != len(nodes):
+        raise SystemExit(f'{path}: {len(nodes)} convolutions, the network has {len(order)}')
+    bn_after = {m[0]: m[1] for m in model.modules() if isinstance(m, Conv)}
+    for conv, node in zip(order, nodes):
+        weight = torch.from_numpy(inits[node.input[1]].copy())
+        bias = torch.from_numpy(inits[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(weight.shape[0])
+        if weight.shape != conv.weight.shape:
+            raise SystemExit(f'{path}: conv {node.name} is {tuple(weight.shape)}, expected {tuple(conv.weight.shape)}')
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+            bn = bn_after.get(conv)
+            if bn is None:
+                conv.bias.copy_(bias)
+            else:
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1 - bn.eps)
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(bias)
+
+
+def flip_batch(x, labels, size):
+    """Random horizontal and vertical flips (a tool seen from above is still that tool)."""
+    H, W = size
+    out = []
+    for i, gt in enumerate(labels):
+        gt = gt.clone()
+        if torch.rand(1).item() < 0.5:
+            x[i] = x[i].flip(-1)
+            gt[:, [1, 3]] = W - gt[:, [3, 1]]
+        if torch.rand(1).item() < 0.5:
+            x[i] = x[i].flip(-2)
+            gt[:, [2, 4]] = H - gt[:, [4, 2]]
+        out.append(gt)
+    return x, out
+
+
 # ---------------------------------------------------------------- training
 
 def main():
@@ -347,7 +403,9 @@ def main():
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--minutes', type=float, default=0, help='stop after this long (0 = no limit); the schedule is sized to it')
     ap.add_argument('--export', default='models/toolcontrol-yolo.onnx')
-    ap.add_argument('--init', help='start from these weights (a last.pt) instead of from scratch, to train longer')
+    ap.add_argument('--init', help='start from these weights (a last.pt, or an .onnx this script exported) instead of from scratch')
+    ap.add_argument('--freeze-bn', action='store_true', help='keep BatchNorm statistics fixed (implied by an .onnx --init)')
+    ap.add_argument('--no-flip', action='store_true', help='no random flips of the training images')
     args = ap.parse_args()
     dims = [int(v) for v in str(args.imgsz).split(',')]
     args.imgsz = (dims[0], dims[-1])
@@ -362,7 +420,11 @@ def main():
     print(f'loaded {len(train_y)} train / {len(val_y)} val images in {time.time() - t0:.0f} s', flush=True)
 
     model = Detector()
-    if args.init:
+    if args.init and args.init.endswith('.onnx'):
+        load_onnx_weights(model, args.init)
+        args.freeze_bn = True
+        print(f'initialised from {args.init} (BatchNorm frozen)', flush=True)
+    elif args.init:
         model.load_state_dict(torch.load(args.init)['model'])
         print(f'initialised from {args.init}', flush=True)
     params = sum(p.numel() for p in model.parameters())
@@ -383,6 +445,10 @@ def main():
     # A while loop, not range(): the time budget below may shorten args.epochs after epoch 1.
     while epoch < args.epochs:
         model.train()
+        if args.freeze_bn:
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         perm = torch.randperm(len(train_y))
         started = time.time()
         sums = [0.0, 0.0, 0.0]
@@ -390,6 +456,8 @@ def main():
             idx = perm[bi * args.batch:(bi + 1) * args.batch]
             x = train_x[idx].float() / 255.0
             y = [train_y[int(i)] for i in idx]
+            if not args.no_flip:
+                x, y = flip_batch(x, y, args.imgsz)
             lr = args.lr * (step / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup))) * 0.95 + 0.05)
             for g in opt.param_groups:
                 g['lr'] = lr
