@@ -38,6 +38,8 @@ export interface PreprocessedImage {
 interface ImageHeader {
   format: string;
   oriented: ImageSize;
+  /** What the decode must do beyond resizing (each step costs time on every photo). */
+  needs: { orient: boolean; toSrgb: boolean; dropAlpha: boolean };
 }
 
 /** Reads only the header: format and oriented size. Throws 415 for non-images, 422 for bad headers. */
@@ -67,12 +69,22 @@ export async function readImageHeader(image: Buffer, maxPixels = DEFAULT_MAX_PIX
       { width, height, maxPixels },
     );
   }
-  return { format: metadata.format, oriented: { width, height } };
+  return {
+    format: metadata.format,
+    oriented: { width, height },
+    needs: {
+      orient: (metadata.orientation ?? 1) > 1,
+      toSrgb: metadata.space !== 'srgb' || metadata.channels < 3,
+      dropAlpha: metadata.hasAlpha || metadata.channels > 3,
+    },
+  };
 }
 
 /**
  * Decodes, orients and letterboxes an image into the model's input tensor.
- * The resize runs inside sharp's pipeline, so large JPEGs are shrunk while decoding (DCT scaling).
+ * The resize runs inside sharp's pipeline, so large JPEGs are shrunk while decoding (DCT
+ * scaling); the padding is written while the pixels are copied into the tensor, and
+ * orientation, colourspace and alpha steps run only for the images that need them.
  */
 export async function preprocessImage(image: Buffer, options: PreprocessOptions): Promise<PreprocessedImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
@@ -83,36 +95,28 @@ export async function preprocessImage(image: Buffer, options: PreprocessOptions)
   let pixels: Buffer;
   let info: OutputInfo;
   try {
-    ({ data: pixels, info } = await sharp(image, {
-      autoOrient: true,
+    let pipeline = sharp(image, {
+      autoOrient: header.needs.orient,
       limitInputPixels: maxPixels,
       failOn: 'warning',
       sequentialRead: true,
-    })
-      .toColourspace('srgb')
-      .resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill', kernel: 'linear' })
-      .extend({
-        top: letterbox.padTop,
-        bottom: letterbox.padBottom,
-        left: letterbox.padLeft,
-        right: letterbox.padRight,
-        background: { r: PAD_VALUE, g: PAD_VALUE, b: PAD_VALUE, alpha: 1 },
-      })
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }));
+    });
+    if (header.needs.toSrgb) pipeline = pipeline.toColourspace('srgb');
+    pipeline = pipeline.resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill', kernel: 'linear' });
+    if (header.needs.dropAlpha) pipeline = pipeline.removeAlpha();
+    ({ data: pixels, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
   } catch (error) {
     throw new UnprocessableImageError('image.corrupt', 'The image could not be decoded (corrupt or truncated)', {
       reason: error instanceof Error ? error.message : String(error),
     });
   }
-  if (info.width !== inputWidth || info.height !== inputHeight || info.channels !== 3) {
+  if (info.width !== letterbox.resizedWidth || info.height !== letterbox.resizedHeight || info.channels !== 3) {
     throw new Error(
-      `Letterbox produced ${info.width}×${info.height}×${info.channels}, expected ${inputWidth}×${inputHeight}×3`,
+      `Resize produced ${info.width}×${info.height}×${info.channels}, expected ${letterbox.resizedWidth}×${letterbox.resizedHeight}×3`,
     );
   }
   return {
-    tensor: hwcToChwFloat(pixels, inputWidth * inputHeight),
+    tensor: letterboxedChw(pixels, letterbox, inputWidth, inputHeight),
     imgsz: options.imgsz,
     original: header.oriented,
     letterbox,
@@ -120,14 +124,22 @@ export async function preprocessImage(image: Buffer, options: PreprocessOptions)
   };
 }
 
-/** HWC uint8 RGB → CHW float32 scaled to [0, 1]. */
-function hwcToChwFloat(pixels: Uint8Array, planeSize: number): Float32Array {
-  const tensor = new Float32Array(planeSize * 3);
+/**
+ * HWC uint8 RGB of the resized image → the letterboxed CHW float32 tensor in [0, 1]:
+ * the image at (padLeft, padTop), the pad value everywhere else.
+ */
+function letterboxedChw(pixels: Uint8Array, box: Letterbox, inputWidth: number, inputHeight: number): Float32Array {
+  const plane = inputWidth * inputHeight;
+  const tensor = new Float32Array(plane * 3).fill(PAD_VALUE / 255);
   const scale = 1 / 255;
-  for (let i = 0, p = 0; i < planeSize; i++, p += 3) {
-    tensor[i] = pixels[p]! * scale;
-    tensor[planeSize + i] = pixels[p + 1]! * scale;
-    tensor[2 * planeSize + i] = pixels[p + 2]! * scale;
+  const { resizedWidth: w, resizedHeight: h, padLeft, padTop } = box;
+  for (let y = 0, p = 0; y < h; y++) {
+    let i = (y + padTop) * inputWidth + padLeft;
+    for (let x = 0; x < w; x++, i++, p += 3) {
+      tensor[i] = pixels[p]! * scale;
+      tensor[plane + i] = pixels[p + 1]! * scale;
+      tensor[2 * plane + i] = pixels[p + 2]! * scale;
+    }
   }
   return tensor;
 }

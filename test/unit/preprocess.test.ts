@@ -96,6 +96,42 @@ describe('preprocessImage', () => {
     expect(pixel(result.tensor, 64, 10, 10)).toEqual([1, 2, 3]);
   });
 
+  it('letterboxes horizontally too: pad columns left and right of the image', async () => {
+    const image = await sharp({ create: { width: 100, height: 200, channels: 3, background: { r: 50, g: 60, b: 70 } } })
+      .jpeg({ quality: 100 })
+      .toBuffer();
+    const result = await preprocessImage(image, { imgsz: [64, 64] });
+    expect(result.letterbox).toMatchObject({ resizedWidth: 32, resizedHeight: 64, padLeft: 16, padRight: 16 });
+    expect(pixel(result.tensor, 64, 15, 30)).toEqual([114, 114, 114]);
+    expect(pixel(result.tensor, 64, 48, 30)).toEqual([114, 114, 114]);
+    const inside = pixel(result.tensor, 64, 30, 30);
+    inside.forEach((v, c) => expect(Math.abs(v - [50, 60, 70][c]!)).toBeLessThanOrEqual(2));
+  });
+
+  it('gives three channels for greyscale, 16-bit and CMYK images', async () => {
+    const grey = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .toColourspace('b-w')
+      .jpeg({ quality: 100 })
+      .toBuffer();
+    const rgb16 = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 200, g: 100, b: 0 } } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer();
+    const cmyk = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+      .toColourspace('cmyk')
+      .jpeg({ quality: 100 })
+      .toBuffer();
+    expect((await sharp(grey).metadata()).channels).toBe(1);
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+    const [g, r16, c] = await Promise.all([grey, rgb16, cmyk].map((image) => preprocessImage(image, { imgsz: [32, 32] })));
+    expect(pixel(g!.tensor, 32, 5, 5)).toEqual([90, 90, 90]);
+    expect(pixel(r16!.tensor, 32, 5, 5)).toEqual([200, 100, 0]);
+    const blue = pixel(c!.tensor, 32, 5, 5);
+    // Blue survives the round trip through CMYK (colour-managed, so not exactly 0/0/255).
+    expect(blue[2]! - blue[0]!, String(blue)).toBeGreaterThan(60);
+    expect(blue[2]! - blue[1]!, String(blue)).toBeGreaterThan(60);
+  });
+
   it('applies EXIF orientation 6: sizes and pixels refer to the upright image', async () => {
     const upright = await twoColourImage(640, 350);
     // Pixels stored rotated 90° counter-clockwise; orientation 6 tells viewers to rotate them back.
