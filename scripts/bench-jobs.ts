@@ -189,11 +189,34 @@ async function renderPhotos(): Promise<Buffer[]> {
   const { renderScene } = (await import(scenePath)) as {
     renderScene(o: { seed: number; width?: number; height?: number; kit: 'full' | 'random' }): Promise<{ jpeg: Buffer }>;
   };
-  const photos: Buffer[] = [];
-  for (let i = 0; i < IMAGES; i++) {
-    photos.push((await renderScene({ seed: 9000 + i, width, height, kit: i % 4 === 3 ? 'random' : 'full' })).jpeg);
-  }
+  // A few at a time: sharp rasterises in its own threads.
+  const photos: Buffer[] = new Array(IMAGES);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let i = next++; i < IMAGES; i = next++) {
+        photos[i] = (await renderScene({ seed: 9000 + i, width, height, kit: i % 4 === 3 ? 'random' : 'full' })).jpeg;
+      }
+    }),
+  );
   return photos;
+}
+
+/** Median per-photo stage times from the worker's `recognition` log lines: where the time goes. */
+function stageMedians(log: string): string {
+  const stages: Record<string, number[]> = {};
+  for (const line of log.split('\n')) {
+    if (!line.includes('"msg":"recognition"')) continue;
+    try {
+      const timings = (JSON.parse(line) as { timings?: Record<string, unknown> }).timings ?? {};
+      for (const [stage, value] of Object.entries(timings)) if (typeof value === 'number') (stages[stage] ??= []).push(value);
+    } catch {
+      // a partial line at the start of the kept tail
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? 0;
+  const parts = Object.entries(stages).map(([stage, xs]) => `${stage} ${median(xs).toFixed(1)}`);
+  return parts.length > 0 ? `(median ms per photo, ${stages.total?.length ?? 0} photos) ${parts.join(', ')}` : '(no recognition lines in the log)';
 }
 
 async function main(): Promise<void> {
@@ -313,6 +336,7 @@ async function main(): Promise<void> {
     console.log(`raw model    ${rawPerSecond.toFixed(2)} images/s`);
     console.log(`ratio        ${ratio.toFixed(2)} (target ≥ ${RATIO_TARGET}) ${ratio >= RATIO_TARGET ? 'OK' : 'BELOW TARGET'}`);
     console.log(`peak RSS     server ${serverRss.mb.toFixed(0)} MB (pid ${serverRss.pid}), worker ${workerRss.mb.toFixed(0)} MB (pid ${workerRss.pid}) (target ≤ ${RSS_TARGET_MB} MB) ${Math.max(serverRss.mb, workerRss.mb) <= RSS_TARGET_MB ? 'OK' : 'ABOVE TARGET'}`);
+    console.log(`worker stages ${stageMedians(worker.log())}`);
     const summaryLine = /"msg":"job finished"/.test(worker.log()) ? worker.log().split('\n').find((l) => l.includes('"msg":"job finished"')) : null;
     if (summaryLine) console.log(`worker log   ${summaryLine.slice(0, 400)}`);
   } finally {

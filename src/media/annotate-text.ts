@@ -72,13 +72,3 @@ export async function renderText(text: string, options: TextOptions): Promise<Te
     .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }
-
-/** The top-left `width × height` part of a tile (labels wider than a small photo are cut, not dropped). */
-export function cropTile(tile: TextTile, width: number, height: number): TextTile {
-  const w = Math.max(0, Math.min(tile.width, Math.floor(width)));
-  const h = Math.max(0, Math.min(tile.height, Math.floor(height)));
-  if (w === tile.width && h === tile.height) return tile;
-  const data = Buffer.alloc(w * h * 4);
-  for (let y = 0; y < h; y++) tile.data.copy(data, y * w * 4, y * tile.width * 4, y * tile.width * 4 + w * 4);
-  return { data, width: w, height: h };
-}

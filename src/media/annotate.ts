@@ -11,13 +11,15 @@
  *   the evidence stays readable; the original photo is stored separately.
  * - Line widths, font size and padding scale with the annotated size, so labels
  *   read the same on 640×480 and on 4000×3000.
- * - Shapes are drawn as one SVG overlay (no text in it: SVG text needs system
- *   fonts); text is rasterised from the shipped font file (annotate-text.ts).
+ * - Boxes, tabs and the legend are drawn straight into the decoded pixels (raster.ts),
+ *   segment masks through a small SVG (no text in it: SVG text needs system fonts);
+ *   text is rasterised from the shipped font file (annotate-text.ts).
  */
-import sharp, { type OverlayOptions } from 'sharp';
+import sharp from 'sharp';
 import { TOOL_CLASSES } from '../domain/tool-classes.js';
 import { UnprocessableImageError } from '../shared/errors.js';
-import { assertFontFile, cropTile, escapeMarkup, renderText, type TextTile } from './annotate-text.js';
+import { assertFontFile, escapeMarkup, renderText, type TextTile } from './annotate-text.js';
+import { parseHexColour, RgbCanvas } from './raster.js';
 
 export { escapeMarkup };
 
@@ -123,43 +125,49 @@ export async function annotateImage(input: AnnotateInput): Promise<Buffer> {
     renderText(legend.lines.join('\n'), { fontPath: input.fontPath, sizePx: fontPx, colour: textColourOn(legend.colour), wrapWidth: W - 4 * pad }),
   ]);
 
-  const svg: string[] = [];
-  const texts: OverlayOptions[] = [];
-  const placeText = (tile: TextTile, left: number, top: number) => {
-    const x = Math.max(0, Math.round(left));
-    const y = Math.max(0, Math.round(top));
-    const fitted = cropTile(tile, W - x, H - y);
-    if (fitted.width > 0 && fitted.height > 0) texts.push({ input: fitted.data, raw: { width: fitted.width, height: fitted.height, channels: 4 }, left: x, top: y });
-  };
+  // The photo, upright and bounded, as RGB pixels to draw on.
+  // Each step only when this photo needs it: on a plain sRGB JPEG this is a bare decode.
+  let decode = sharp(input.image);
+  if ((meta.orientation ?? 1) > 1) decode = decode.autoOrient();
+  if (W !== width || H !== height) decode = decode.resize(W, H, { fit: 'fill' });
+  if (meta.space !== 'srgb' || (meta.channels ?? 3) < 3) decode = decode.toColourspace('srgb');
+  if (meta.hasAlpha || (meta.channels ?? 3) > 3) decode = decode.removeAlpha();
+  const { data: pixels, info } = await decode.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== W || info.height !== H) {
+    throw new Error(`Annotation canvas is ${info.width}×${info.height}×${info.channels}, expected ${W}×${H}×3`);
+  }
+  const canvas = new RgbCanvas(pixels, W, H);
+  const placeText = (tile: TextTile, left: number, top: number) => canvas.blendRgba(tile, Math.max(0, left), Math.max(0, top));
+
+  // Segment fills first, so every outline and label stays on top of every fill. Polygons
+  // are the one shape rasterised by SVG (anti-aliased), only when a segment model gave masks.
+  const polygons = input.detections
+    .filter((d) => d.polygon && d.polygon.length >= 3)
+    .map((d) => {
+      const colour = colourFor(d.toolKey);
+      const points = d.polygon!.map(([px, py]) => `${fmt(clamp(px * scale, 0, W))},${fmt(clamp(py * scale, 0, H))}`).join(' ');
+      return `<polygon points="${points}" fill="${colour}" fill-opacity="0.35" stroke="${colour}" stroke-opacity="0.9" stroke-width="${Math.max(1, stroke / 2)}"/>`;
+    });
+  if (polygons.length > 0) {
+    const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${polygons.join('')}</svg>`);
+    const { data, info: layer } = await sharp(svg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    canvas.blendRgba({ data, width: layer.width, height: layer.height }, 0, 0);
+  }
 
   const boxes: Rect[] = [];
-  // Fills first, so every outline and label stays on top of every fill.
   for (const d of input.detections) {
-    if (!d.polygon || d.polygon.length < 3) continue;
-    const colour = colourFor(d.toolKey);
-    const points = d.polygon.map(([px, py]) => `${fmt(clamp(px * scale, 0, W))},${fmt(clamp(py * scale, 0, H))}`).join(' ');
-    svg.push(`<polygon points="${points}" fill="${colour}" fill-opacity="0.35" stroke="${colour}" stroke-opacity="0.9" stroke-width="${Math.max(1, stroke / 2)}"/>`);
-  }
-  for (const d of input.detections) {
-    const colour = colourFor(d.toolKey);
     const x1 = clamp(Math.min(d.box.x1, d.box.x2) * scale, 0, W);
     const y1 = clamp(Math.min(d.box.y1, d.box.y2) * scale, 0, H);
     const x2 = clamp(Math.max(d.box.x1, d.box.x2) * scale, 0, W);
     const y2 = clamp(Math.max(d.box.y1, d.box.y2) * scale, 0, H);
     boxes.push({ x: x1, y: y1, w: x2 - x1, h: y2 - y1 });
-    // Inset by half the stroke so the whole line is visible at the image border.
-    const half = stroke / 2;
-    const dash = d.uncertain ? ` stroke-dasharray="${stroke * 3},${stroke * 2}"` : '';
-    svg.push(
-      `<rect x="${fmt(Math.min(x1 + half, W - half))}" y="${fmt(Math.min(y1 + half, H - half))}" width="${fmt(Math.max(1, x2 - x1 - stroke))}" height="${fmt(Math.max(1, y2 - y1 - stroke))}" fill="none" stroke="${colour}" stroke-width="${stroke}"${dash}/>`,
-    );
+    canvas.strokeRect(x1, y1, x2, y2, stroke, parseHexColour(colourFor(d.toolKey)), d.uncertain ? [stroke * 3, stroke * 2] : undefined);
   }
 
   // Label tabs: above the box, else inside its top, else below it — the first spot
   // that hides no earlier tab; never outside the image.
   const tabs: Rect[] = [];
   input.detections.forEach((d, i) => {
-    const colour = colourFor(d.toolKey);
     const label = labels[i]!;
     const box = boxes[i]!;
     const w = Math.min(W, label.width + 2 * pad);
@@ -169,7 +177,7 @@ export async function annotateImage(input: AnnotateInput): Promise<Buffer> {
     if (candidates.length === 0) candidates.push(clamp(box.y, 0, Math.max(0, H - h)));
     const spot = candidates.map((y) => ({ x, y, w, h })).find((r) => tabs.every((t) => overlapArea(r, t) === 0)) ?? { x, y: candidates[0]!, w, h };
     tabs.push(spot);
-    svg.push(`<rect x="${fmt(spot.x)}" y="${fmt(spot.y)}" width="${fmt(w)}" height="${fmt(h)}" fill="${colour}" fill-opacity="0.85"/>`);
+    canvas.fillRect(spot.x, spot.y, w, h, parseHexColour(colourFor(d.toolKey)), 0.85);
     placeText(label, spot.x + pad, spot.y + (h - label.height) / 2);
   });
 
@@ -184,16 +192,12 @@ export async function annotateImage(input: AnnotateInput): Promise<Buffer> {
   ];
   const hidden = (r: Rect) => boxes.reduce((sum, b) => sum + overlapArea(r, b), 0) + tabs.reduce((sum, t) => sum + overlapArea(r, t), 0);
   const legendRect = corners.reduce((best, r) => (hidden(r) < hidden(best) ? r : best));
-  svg.push(`<rect x="${fmt(legendRect.x)}" y="${fmt(legendRect.y)}" width="${fmt(legendW)}" height="${fmt(legendH)}" fill="${legend.colour}" fill-opacity="0.88"/>`);
+  canvas.fillRect(legendRect.x, legendRect.y, legendW, legendH, parseHexColour(legend.colour), 0.88);
   placeText(legendTile, legendRect.x + 2 * pad, legendRect.y + 2 * pad);
 
-  const overlay = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${svg.join('')}</svg>`);
-  return sharp(input.image)
-    .autoOrient()
-    .resize(W, H, { fit: 'fill' })
-    .composite([{ input: overlay, left: 0, top: 0 }, ...texts])
-    .removeAlpha()
-    .jpeg({ quality: input.quality ?? 85 })
+  // Huffman optimisation would double the encode time for a few per cent of size.
+  return sharp(pixels, { raw: { width: W, height: H, channels: 3 } })
+    .jpeg({ quality: input.quality ?? 85, optimiseCoding: false })
     .toBuffer();
 }
 

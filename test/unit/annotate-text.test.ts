@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
-import { assertFontFile, cropTile, escapeMarkup, renderText, type TextTile } from '../../src/media/annotate-text.js';
+import { assertFontFile, escapeMarkup, renderText, type TextTile } from '../../src/media/annotate-text.js';
 import { FONT_PATH } from '../../src/media/fonts.js';
 import { tempDir } from '../helpers/config.js';
 
@@ -44,14 +44,6 @@ describe('label text from the shipped font', () => {
     expect(() => assertFontFile('/nonexistent/font.ttf')).toThrow(/font not found/);
     await expect(renderText('x', { fontPath: '/nonexistent/font.ttf', sizePx: 12, colour: '#ffffff' })).rejects.toThrow(/font not found/);
     await expect(renderText('x', { fontPath: FONT_PATH, sizePx: 12, colour: 'red"/><x' })).rejects.toThrow(/colour/);
-  });
-
-  it('crops tiles to fit', () => {
-    const tile: TextTile = { data: Buffer.from(Array.from({ length: 3 * 2 * 4 }, (_, i) => i)), width: 3, height: 2 };
-    const cropped = cropTile(tile, 2, 1);
-    expect(cropped).toMatchObject({ width: 2, height: 1 });
-    expect([...cropped.data]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(cropTile(tile, 10, 10)).toBe(tile);
   });
 
   describe('on a machine with no system fonts (empty fontconfig, in a child process)', () => {
