@@ -26,7 +26,7 @@ import { createRecognitionCatalog } from './repositories/recognition-catalog.js'
 import { createPredictionsRepository } from './repositories/predictions.js';
 import { createKitCustodyRepository, createOperationsRepository } from './repositories/operations.js';
 import { findUserById } from './repositories/users-repository.js';
-import { createRecognitionService } from './services/recognition-service.js';
+import { createRecognitionService, type AnnotationRequest } from './services/recognition-service.js';
 import { createPredictionService } from './services/prediction-service.js';
 import { createOperationService } from './services/operation-service.js';
 import { createMediaAccessService } from './services/media-access-service.js';
@@ -130,11 +130,12 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       predictions: createPredictionsRepository(db),
       jobs: createJobsRepository(db),
     };
+    const annotate = (request: AnnotationRequest) => annotateImage({ ...request, fontPath: FONT_PATH });
     const recognition = instrumentRecognition(
       createRecognitionService({
         detector,
         catalog: createRecognitionCatalog(db),
-        annotate: (request) => annotateImage({ ...request, fontPath: FONT_PATH }),
+        annotate,
         settings: config.recognition,
         logger,
         ...(config.resultCacheTtlSeconds > 0
@@ -143,7 +144,7 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       }),
       metrics,
     );
-    const predictions = createPredictionService({ recognition, media, predictions: repositories.predictions, logger });
+    const predictions = createPredictionService({ recognition, annotate, media, predictions: repositories.predictions, logger });
     const batch = createBatchService({
       predictions,
       recognition,
@@ -180,7 +181,12 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       }),
       metrics,
     );
-    const mediaAccess = createMediaAccessService({ media, operations: repositories.operations, predictions: repositories.predictions });
+    const mediaAccess = createMediaAccessService({
+      media,
+      operations: repositories.operations,
+      predictions: repositories.predictions,
+      drawDeferred: predictions.drawDeferred,
+    });
 
     const refreshTokens = createRefreshTokens({ cache, clock, ttlSeconds: config.refreshTokenTtlSeconds });
     const auth = createAuthService({

@@ -19,6 +19,8 @@ export interface ItemOutcome {
   predictionId?: string | null;
   result?: Record<string, unknown> | null;
   error?: ItemError | null;
+  /** The preview now owns the item's stored photo: the job's clean-up must leave it. */
+  sourceHandedOver?: boolean;
 }
 
 export function createJobsRepository(db: Db) {
@@ -93,6 +95,7 @@ export function createJobsRepository(db: Db) {
             result: outcome.result ?? null,
             error: outcome.error ?? null,
             finishedAt: now,
+            ...(outcome.sourceHandedOver ? { sourceKey: null } : {}),
           })
           .where(and(eq(jobItems.id, itemId), eq(jobItems.jobId, jobId), eq(jobItems.state, 'pending')))
           .returning({ id: jobItems.id });

@@ -1,4 +1,4 @@
-import { and, eq, lt, or } from 'drizzle-orm';
+import { and, eq, isNotNull, lt, or } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { predictions, type NewPrediction, type Prediction } from '../db/schema/index.js';
 
@@ -14,6 +14,15 @@ export function createPredictionsRepository(db: DbOrTx) {
         .select({ id: predictions.id, userId: predictions.userId })
         .from(predictions)
         .where(or(eq(predictions.annotatedImageKey, key), eq(predictions.originalImageKey, key)))
+        .limit(1);
+      return row ?? null;
+    },
+    /** A preview whose annotated image is drawn on first view: it keeps the photo's key. */
+    async findDeferred(annotatedKey: string): Promise<Pick<Prediction, 'id' | 'originalImageKey' | 'resultJson'> | null> {
+      const [row] = await db
+        .select({ id: predictions.id, originalImageKey: predictions.originalImageKey, resultJson: predictions.resultJson })
+        .from(predictions)
+        .where(and(eq(predictions.annotatedImageKey, annotatedKey), isNotNull(predictions.originalImageKey)))
         .limit(1);
       return row ?? null;
     },

@@ -80,8 +80,9 @@ export function createJobRunner(deps: {
         }
       }
 
-      const stored = item.sourceKey ? await media.get(item.sourceKey) : null;
-      if (!stored) {
+      const sourceKey = item.sourceKey;
+      const stored = sourceKey ? await media.get(sourceKey) : null;
+      if (!sourceKey || !stored) {
         await record(task, { state: 'failed', error: { status: 410, code: 'job.input_missing', detail: 'The stored photo is gone' } });
         return;
       }
@@ -93,8 +94,14 @@ export function createJobRunner(deps: {
           toolkitId: job.toolkitId,
           ...(job.confidence !== null ? { confidence: job.confidence } : {}),
           jobId: job.id,
+          storedAs: sourceKey,
         });
-        await record(task, { state: 'done', predictionId: prediction.id, result: prediction as unknown as Record<string, unknown> });
+        await record(task, {
+          state: 'done',
+          predictionId: prediction.id,
+          result: prediction as unknown as Record<string, unknown>,
+          sourceHandedOver: true,
+        });
       } catch (err) {
         const transient = !(err instanceof AppError) || err.status >= 500;
         if (transient && !attempt.final) {

@@ -9,11 +9,18 @@ import type { OperationsRepository } from '../repositories/operations.js';
 import type { PredictionsRepository } from '../repositories/predictions.js';
 import { ForbiddenError, NotFoundError } from '../shared/errors.js';
 
-export function createMediaAccessService(deps: { media: MediaStore; operations: OperationsRepository; predictions: PredictionsRepository }) {
+export function createMediaAccessService(deps: {
+  media: MediaStore;
+  operations: OperationsRepository;
+  predictions: PredictionsRepository;
+  /** Draws a job preview's annotated image on first view (prediction-service). */
+  drawDeferred: (key: string) => Promise<boolean>;
+}) {
   return {
     async open(viewer: { id: number; role: UserRole }, key: string) {
       // Validates the key (traversal, absolute paths…) before anything else.
-      const file = await deps.media.get(key);
+      let file = await deps.media.get(key);
+      if (!file && (await deps.drawDeferred(key))) file = await deps.media.get(key);
       if (!file) throw new NotFoundError('media.not_found', 'No such image');
       if (viewer.role === 'engineer') {
         const [operationOwner, preview] = await Promise.all([deps.operations.ownerOfImage(key), deps.predictions.findByImageKey(key)]);

@@ -112,6 +112,8 @@ export function createOperationService(deps: {
     applyCustody: (tx: DbOrTx, operation: Operation) => Promise<void>;
   }): Promise<Operation> {
     const { recognition } = input;
+    if (!recognition.annotated) throw new Error('An operation needs its annotated photo; recognise with draw enabled');
+    const annotated = recognition.annotated;
     const original = imageType(input.image);
     const originalKey = newMediaKey('operation', `original.${original.ext}`);
     const annotatedKey = newMediaKey('operation', 'annotated.jpg');
@@ -124,7 +126,7 @@ export function createOperationService(deps: {
     try {
       await deps.media.put(originalKey, input.image, original.type);
       written.push(originalKey);
-      await deps.media.put(annotatedKey, recognition.annotated, 'image/jpeg');
+      await deps.media.put(annotatedKey, annotated, 'image/jpeg');
       written.push(annotatedKey);
     } catch (err) {
       await rollbackFiles();

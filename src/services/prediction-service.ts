@@ -1,12 +1,17 @@
 /**
- * Preview recognition (seed 000's /predict/*): recognise and compare with a kit,
- * keep the annotated image for a while (owner-checked), record no operation.
+ * Preview recognition (seed 000's /predict/* and job items): recognise and compare
+ * with a kit, keep the annotated image for a while (owner-checked), record no operation.
+ *
+ * Job items defer the annotated image: the photo is already in the media store, so
+ * the row keeps its key and the annotated image is drawn from the stored result the
+ * first time someone opens it (`drawDeferred`). A shift's batch is mostly never looked
+ * at photo by photo; drawing only what is opened saves most of a worker's image work.
  */
 import type { MediaStore } from '../media/media-store.js';
 import { newMediaKey } from '../media/media-store.js';
 import type { PredictionsRepository } from '../repositories/predictions.js';
 import type { Logger } from '../shared/logger.js';
-import type { Recognition, RecognitionService } from './recognition-service.js';
+import type { AnnotationRequest, Recognition, RecognitionService, ToolDetection } from './recognition-service.js';
 
 export interface PredictionResult extends Omit<Recognition, 'annotated'> {
   id: string;
@@ -17,8 +22,11 @@ export function mediaUrl(key: string): string {
   return `/media/${key}`;
 }
 
+type StoredResult = Pick<Recognition, 'toolkit' | 'detections' | 'comparison' | 'model' | 'thresholds' | 'image' | 'unmapped'>;
+
 export function createPredictionService(deps: {
   recognition: RecognitionService;
+  annotate: (request: AnnotationRequest) => Promise<Buffer>;
   media: MediaStore;
   predictions: PredictionsRepository;
   logger: Logger;
@@ -29,32 +37,69 @@ export function createPredictionService(deps: {
     toolkitId: number;
     confidence?: number;
     jobId?: string;
+    /**
+     * The photo is stored under this key already (a job input): the annotated image is
+     * drawn when first opened, and the key passes to the preview (retention removes it).
+     * Segment models draw at once: their masks are not kept in the stored result.
+     */
+    storedAs?: string;
   }): Promise<PredictionResult> {
-    const { annotated, ...recognition } = await deps.recognition.recognize(input);
+    const defer = input.storedAs !== undefined && deps.recognition.modelTask() !== 'segment';
+    const { annotated, ...recognition } = await deps.recognition.recognize({ ...input, draw: !defer });
     const key = newMediaKey('preview', 'annotated.jpg');
-    await deps.media.put(key, annotated, 'image/jpeg');
+    if (annotated) await deps.media.put(key, annotated, 'image/jpeg');
     try {
       const row = await deps.predictions.insert({
         userId: input.userId,
         toolkitId: input.toolkitId,
         jobId: input.jobId ?? null,
+        originalImageKey: defer ? input.storedAs! : null,
         annotatedImageKey: key,
         resultJson: toStoredResult(recognition),
       });
       return { id: row.id, ...recognition, image_url: mediaUrl(key) };
     } catch (err) {
       // No record, no file: the image would be unreachable anyway.
-      await deps.media.delete(key).catch((e: Error) => deps.logger.error({ key, err: e.message }, 'could not remove orphan preview image'));
+      if (annotated) await deps.media.delete(key).catch((e: Error) => deps.logger.error({ key, err: e.message }, 'could not remove orphan preview image'));
       throw err;
     }
   }
 
-  return { predict };
+  /**
+   * Draws a deferred preview's annotated image if `key` names one whose photo is still
+   * stored. Returns whether the image now exists. Two viewers at once both draw; the
+   * store's atomic rename makes the second write harmless.
+   */
+  async function drawDeferred(key: string): Promise<boolean> {
+    const row = await deps.predictions.findDeferred(key);
+    if (!row?.originalImageKey) return false;
+    const photo = await deps.media.get(row.originalImageKey);
+    if (!photo) return false;
+    const chunks: Buffer[] = [];
+    for await (const chunk of photo.stream) chunks.push(chunk as Buffer);
+    const result = row.resultJson as unknown as StoredResult;
+    const annotated = await deps.annotate({
+      image: Buffer.concat(chunks),
+      detections: result.detections.map((d: ToolDetection) => ({
+        toolKey: d.tool_key,
+        label: d.tool_name,
+        confidence: d.confidence,
+        box: d.box,
+        uncertain: d.uncertain,
+      })),
+      missing: result.comparison.missing.map((m) => ({ label: m.tool_name, count: m.count })),
+    });
+    await deps.media.put(key, annotated, 'image/jpeg');
+    deps.logger.debug({ key, prediction: row.id }, 'deferred preview drawn');
+    return true;
+  }
+
+  return { predict, drawDeferred };
 }
 
 function toStoredResult(recognition: Omit<Recognition, 'annotated'>): Record<string, unknown> {
   const { detections, comparison, model, thresholds, image, unmapped, toolkit } = recognition;
-  return { toolkit, detections, comparison, model, thresholds, image, unmapped };
+  return { toolkit, detections, comparison, model, thresholds, image, unmapped } satisfies StoredResult;
 }
 
 export type PredictionService = ReturnType<typeof createPredictionService>;

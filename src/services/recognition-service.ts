@@ -52,8 +52,8 @@ export interface Recognition {
   thresholds: AppliedThresholds;
   image: { width: number; height: number };
   timings_ms: { decode: number; inference: number; postprocess: number; annotate: number; total: number; cache?: 'hit' | 'miss' };
-  /** The annotated JPEG (boxes, Russian labels, legend of missing tools). */
-  annotated: Buffer;
+  /** The annotated JPEG (boxes, Russian labels, legend of missing tools); null when not drawn (`draw: false`). */
+  annotated: Buffer | null;
 }
 
 export interface KitExpectation {
@@ -112,7 +112,14 @@ export function createRecognitionService(deps: {
     return kit;
   }
 
-  async function recognize(input: { image: Buffer; toolkitId: number; confidence?: number; requireActiveKit?: boolean }): Promise<Recognition> {
+  async function recognize(input: {
+    image: Buffer;
+    toolkitId: number;
+    confidence?: number;
+    requireActiveKit?: boolean;
+    /** false: skip the annotated image (drawn later from the stored result, see prediction-service). */
+    draw?: boolean;
+  }): Promise<Recognition> {
     const started = performance.now();
     const detector = requireDetector();
     const [kit, aliases, classThresholds] = await Promise.all([
@@ -151,7 +158,7 @@ export function createRecognitionService(deps: {
     }));
 
     const annotateStarted = performance.now();
-    const annotated = await deps.annotate({
+    const annotated = input.draw === false ? null : await deps.annotate({
       image: input.image,
       detections: classified.map((c, i) => ({
         toolKey: c.classKey,
@@ -213,7 +220,12 @@ export function createRecognitionService(deps: {
     return recognition;
   }
 
-  return { recognize, loadKit };
+  /** The loaded model's task ('detect' or 'segment'), null without a model. */
+  function modelTask(): ModelInfo['task'] | null {
+    return deps.detector?.info.task ?? null;
+  }
+
+  return { recognize, loadKit, modelTask };
 }
 
 export type RecognitionService = ReturnType<typeof createRecognitionService>;

@@ -1,5 +1,7 @@
 /** The jobs API without Redis: the API process runs the jobs (in-process queue). */
 import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createScriptedDetector, FULL_KIT, kitWithout, solidJpeg, type ScriptedDetection } from '../helpers/fake-detector.js';
@@ -80,10 +82,27 @@ describe('jobs API (in-process queue)', () => {
     expect(job.results[1].prediction.comparison.missing.map((m: { class_key: string }) => m.class_key).sort()).toEqual(['pliers', 'side_cutters']);
     expect(job.summary).toEqual({ images: 6, processed: 6, failed: 0, skipped: 2, kits_complete: 3, tools_missing: { side_cutters: 3, pliers: 3 } });
 
-    // The annotated images are the owner's previews.
-    const image = await t.app.inject({ url: job.results[0].prediction.image_url, headers: owner.auth });
+    // The annotated images are the owner's previews, drawn when first opened: the same
+    // picture /predict/ draws at once for the same photo.
+    const url = job.results[1].prediction.image_url as string;
+    const onDisk = () => fs.existsSync(path.join(t.config.mediaDir, url.replace(/^\/media\//, '')));
+    expect(onDisk()).toBe(false);
+    expect((await t.app.inject({ url, headers: other.auth })).statusCode).toBe(403);
+    const image = await t.app.inject({ url, headers: owner.auth });
     expect(image.statusCode).toBe(200);
-    // The input photos are removed once the job is over (just after its state changes).
+    expect(image.headers['content-type']).toBe('image/jpeg');
+    expect(onDisk()).toBe(true);
+    const body = await multipartBody({ toolkit_id: kitId }, [{ field: 'image', data: photos[1]! }]);
+    const eager = await t.app.inject({ method: 'POST', url: '/predict/', headers: { ...owner.auth, ...body.headers }, payload: body.payload });
+    const eagerImage = await t.app.inject({ url: eager.json().image_url, headers: owner.auth });
+    const [lazyPixels, eagerPixels] = await Promise.all([image, eagerImage].map((r) => sharp(r.rawPayload).raw().toBuffer()));
+    expect(lazyPixels!.length).toBe(eagerPixels!.length);
+    let diff = 0;
+    for (let i = 0; i < lazyPixels!.length; i++) diff += Math.abs(lazyPixels![i]! - eagerPixels![i]!);
+    expect(diff / lazyPixels!.length).toBeLessThan(1);
+    expect((await t.app.inject({ url, headers: owner.auth })).rawPayload.equals(image.rawPayload)).toBe(true);
+
+    // The input photos pass to the previews (retention removes them with the previews): the job holds none.
     let inputs = 6;
     for (let i = 0; i < 100 && inputs > 0; i++) {
       const { items } = await t.deps.jobs.service.report({ id: owner.id, role: 'engineer' }, accepted.job_id);
@@ -91,7 +110,7 @@ describe('jobs API (in-process queue)', () => {
       if (inputs > 0) await new Promise((r) => setTimeout(r, 20));
     }
     expect(inputs).toBe(0);
-    expect(fs.readdirSync(t.config.mediaDir, { recursive: true }).filter((f) => String(f).includes(accepted.job_id))).toEqual([]);
+    expect(fs.readdirSync(t.config.mediaDir, { recursive: true }).filter((f) => String(f).includes(accepted.job_id))).toHaveLength(6);
   });
 
   it('streams the job as Server-Sent Events (token in the query for EventSource)', async () => {

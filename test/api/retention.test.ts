@@ -47,6 +47,11 @@ describe('retention of previews', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     const jobImage = (await t.app.inject({ url: `/api/v1/jobs/${job.job_id}`, headers: engineer.auth })).json().results[0].prediction.image_url;
+    // A job's annotated image is drawn when first opened; the job's photo is kept for it.
+    expect(stored(jobImage)).toBe(false);
+    expect((await t.app.inject({ url: jobImage, headers: engineer.auth })).statusCode).toBe(200);
+    const jobPhotos = () => fs.readdirSync(t.config.mediaDir, { recursive: true }).filter((f) => String(f).includes(job.job_id));
+    expect(jobPhotos()).toHaveLength(1);
     const evidence = [operation.image_url, operation.annotated_image_url];
     expect([preview.image_url, jobImage, ...evidence].every(stored)).toBe(true);
 
@@ -57,9 +62,11 @@ describe('retention of previews', () => {
     // 73 hours later.
     offsetMs = 73 * 3600_000;
     const result = await t.deps.services.retention.run();
-    expect(result).toMatchObject({ previews: 2, images: 2, jobs: 1 });
+    // The preview's annotated image; the job preview's annotated image and its photo.
+    expect(result).toMatchObject({ previews: 2, images: 3, jobs: 1 });
     expect(stored(preview.image_url)).toBe(false);
     expect(stored(jobImage)).toBe(false);
+    expect(jobPhotos()).toEqual([]);
     // Tokens from 73 hours ago have expired too.
     engineer.auth = { authorization: `Bearer ${await t.login('ret-eng', 'ret-eng-password')}` };
     auth = { authorization: `Bearer ${await t.login()}` };
