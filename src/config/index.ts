@@ -43,6 +43,7 @@ const EnvSchema = Type.Object({
   MAX_UPLOAD_BYTES: Type.Integer({ default: 25 * 1024 * 1024, minimum: 1024 }),
   MAX_IMAGE_PIXELS: Type.Integer({ default: 40_000_000, minimum: 1 }),
   INFERENCE_THREADS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  INFERENCE_SESSIONS: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
   INFERENCE_QUEUE: Type.Integer({ default: 16, minimum: 0 }),
   ACCESS_TOKEN_TTL: Type.Integer({ default: 900, minimum: 30 }),
   REFRESH_TOKEN_TTL: Type.Integer({ default: 14 * 24 * 3600, minimum: 60 }),
@@ -93,7 +94,7 @@ export interface Config {
   /** Unset: in-process cache, queue and token store. */
   redisUrl: string | null;
   mediaDir: string;
-  model: { path: string; names: string[] | null; imgsz: number | null; threads: number | null; maxQueue: number };
+  model: { path: string; names: string[] | null; imgsz: number | null; sessions: number; threads: number | null; maxQueue: number };
   /** Remote inference (KServe v2 / Triton); urls empty = in-process onnxruntime. */
   inference: { urls: string[]; timeoutMs: number; modelName: string };
   /** Null: /metrics answers loopback clients only. */
@@ -184,6 +185,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       path: modelPath,
       names: env.MODEL_NAMES ? env.MODEL_NAMES.split(',').map((n) => n.trim()) : null,
       imgsz: env.MODEL_IMGSZ ?? null,
+      sessions: env.INFERENCE_SESSIONS,
       threads: env.INFERENCE_THREADS ?? null,
       maxQueue: env.INFERENCE_QUEUE,
     },

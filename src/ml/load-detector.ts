@@ -36,6 +36,7 @@ export async function loadDetector(
   const started = performance.now();
   const detector = await createOnnxDetector({
     modelPath: model.path,
+    sessions: model.sessions,
     ...(model.threads ? { threads: model.threads } : {}),
     maxQueue: model.maxQueue,
     maxPixels: config.recognition.maxImagePixels,

@@ -17,6 +17,9 @@ describe('loadConfig', () => {
     expect(config.corsOrigins).toBeNull();
     expect(config.trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(config.model).toMatchObject({ sessions: 1, threads: null });
+    expect(loadConfig({ INFERENCE_SESSIONS: '2', INFERENCE_THREADS: '1' }).model).toMatchObject({ sessions: 2, threads: 1 });
+    expect(() => loadConfig({ INFERENCE_SESSIONS: '0' })).toThrow(/INFERENCE_SESSIONS/);
   });
 
   it('reports every problem at once', () => {
