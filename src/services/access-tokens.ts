@@ -18,6 +18,8 @@ export interface AccessTokenClaims {
   jti: string;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /** Issue time, seconds since the epoch. */
+  iat: number;
 }
 
 export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }) {
@@ -55,7 +57,7 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         if (!Number.isSafeInteger(userId) || userId <= 0 || typeof payload.role !== 'string' || typeof payload.jti !== 'string') {
           throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
         }
-        return { userId, role: payload.role as UserRole, jti: payload.jti, exp: payload.exp! };
+        return { userId, role: payload.role as UserRole, jti: payload.jti, exp: payload.exp!, iat: payload.iat! };
       } catch (err) {
         if (err instanceof UnauthorizedError) throw err;
         if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError('auth.token_expired', 'The access token has expired');

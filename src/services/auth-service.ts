@@ -102,8 +102,15 @@ export function createAuthService(deps: {
     /** Who a bearer token belongs to: a valid token of an existing, active user. */
     async authenticate(accessToken: string): Promise<AuthUser> {
       const claims = await accessTokens.verify(accessToken);
-      const [user, revoked] = await Promise.all([findUserById(db, claims.userId), cache.get(revokedJtiKey(claims.jti))]);
+      const [user, revoked, signedOutAt] = await Promise.all([
+        findUserById(db, claims.userId),
+        cache.get(revokedJtiKey(claims.jti)),
+        refreshTokens.signedOutAt(claims.userId),
+      ]);
       if (revoked) throw new UnauthorizedError('auth.token_revoked', 'The access token was revoked (logged out)');
+      if (signedOutAt !== null && claims.iat < signedOutAt) {
+        throw new UnauthorizedError('auth.token_revoked', 'The access token was revoked (password changed or sessions signed out); log in again');
+      }
       if (!user) throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
       if (!user.isActive) throw accountDisabled();
       return { id: user.id, role: user.role, employeeNumber: user.employeeNumber, fullName: user.fullName };

@@ -8,10 +8,13 @@
  * Security BCP, refresh token rotation). A family lives at most `ttlSeconds` from login.
  *
  * All of a user's families are revoked at once (password change, deactivation) by
- * changing the user's *epoch*: families remember the epoch they were created in.
+ * changing the user's *epoch*: families remember the epoch they were created in. The
+ * same moment is kept as the user's sign-out time: access tokens issued before it are
+ * refused too (AuthService.authenticate), so a reset password cuts off a stolen token
+ * at once rather than when it expires.
  *
  * Keys: auth:rt:<hash> → token, auth:rt-spent:<hash> → spent marker,
- * auth:rtf:<family> → family, auth:rte:<user> → epoch.
+ * auth:rtf:<family> → family, auth:rte:<user> → epoch, auth:rto:<user> → sign-out time.
  */
 import crypto from 'node:crypto';
 import type { Cache } from '../cache/cache.js';
@@ -47,6 +50,7 @@ const keys = {
   spent: (tokenHash: string) => `auth:rt-spent:${tokenHash}`,
   family: (familyId: string) => `auth:rtf:${familyId}`,
   epoch: (userId: number) => `auth:rte:${userId}`,
+  signedOut: (userId: number) => `auth:rto:${userId}`,
 };
 
 function parse<T>(value: string | null): T | null {
@@ -145,6 +149,14 @@ export function createRefreshTokens(deps: { cache: Cache; clock: Clock; ttlSecon
     /** Revoke every family of the user (password change, deactivation). */
     async revokeAllForUser(userId: number): Promise<void> {
       await cache.set(keys.epoch(userId), randomId(), EPOCH_TTL_SECONDS);
+      // Outlives every access token issued before it (they live far shorter than a family).
+      await cache.set(keys.signedOut(userId), String(Math.floor(nowMs() / 1000)), deps.ttlSeconds);
+    },
+
+    /** When all the user's sessions were last revoked (seconds since the epoch), or null. */
+    async signedOutAt(userId: number): Promise<number | null> {
+      const value = Number(await cache.get(keys.signedOut(userId)));
+      return Number.isFinite(value) && value > 0 ? value : null;
     },
   };
 }

@@ -284,6 +284,9 @@ describe('auth API', () => {
     it('an admin reset ends the user\'s sessions; the new password works', async () => {
       const user = await createUser(t, adminToken, 'storekeeper');
       const session = (await login(t, user.employee_number, user.password)).json();
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) })).statusCode).toBe(200);
+      // Token times are whole seconds: reset in the next one.
+      await new Promise((r) => setTimeout(r, 1005 - (Date.now() % 1000)));
       const reset = await t.app.inject({
         method: 'POST',
         url: `/api/v1/users/${user.id}/password`,
@@ -293,7 +296,11 @@ describe('auth API', () => {
       expect(reset.statusCode).toBe(200);
       expect(reset.json()).not.toHaveProperty('password_hash');
       expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } }), 401);
-      expect((await login(t, user.employee_number, 'reset-by-admin-1')).statusCode).toBe(200);
+      // The access token issued before the reset stops working at once, not when it expires.
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) }), 401, 'auth.token_revoked');
+      const fresh = await login(t, user.employee_number, 'reset-by-admin-1');
+      expect(fresh.statusCode).toBe(200);
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(fresh.json().access_token) })).statusCode).toBe(200);
     });
   });
 });
