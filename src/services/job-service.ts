@@ -70,7 +70,13 @@ export function itemView(item: JobItem): JobItemView {
   return { index: item.entryIndex, entry_name: item.entryName, state: item.state, prediction: item.result ?? null, error: item.error ?? null };
 }
 
-export function jobView(job: Job, items: JobItem[]): JobView {
+/** A page of a job's results; the summary always covers every finished image. */
+export interface ResultsPage {
+  skip: number;
+  limit: number;
+}
+
+export function jobView(job: Job, items: JobItem[], page?: ResultsPage): JobView {
   const finished = items.filter((i) => i.state !== 'pending');
   const summary = summarise(
     finished.map((i) => ({ prediction: (i.result as never) ?? null, error: i.error })),
@@ -93,7 +99,7 @@ export function jobView(job: Job, items: JobItem[]): JobView {
     started_at: job.startedAt?.toISOString() ?? null,
     finished_at: job.finishedAt?.toISOString() ?? null,
     summary,
-    results: finished.map(itemView),
+    results: (page ? finished.slice(page.skip, page.skip + page.limit) : finished).map(itemView),
     skipped: job.skipped,
   };
 }
@@ -200,9 +206,9 @@ export function createJobService(deps: {
     return { job: jobView(created.job, []), deduplicated: false };
   }
 
-  async function get(viewer: Viewer, id: string): Promise<JobView> {
+  async function get(viewer: Viewer, id: string, page?: ResultsPage): Promise<JobView> {
     const job = await visibleJob(viewer, id);
-    return jobView(job, await jobs.listItems(job.id, { finishedOnly: true }));
+    return jobView(job, await jobs.listItems(job.id, { finishedOnly: true }), page);
   }
 
   async function cancel(viewer: Viewer, id: string): Promise<JobView> {

@@ -81,6 +81,11 @@ describe('jobs API (in-process queue)', () => {
     expect(job.results[0].prediction.comparison.status).toBe('success');
     expect(job.results[1].prediction.comparison.missing.map((m: { class_key: string }) => m.class_key).sort()).toEqual(['pliers', 'side_cutters']);
     expect(job.summary).toEqual({ images: 6, processed: 6, failed: 0, skipped: 2, kits_complete: 3, tools_missing: { side_cutters: 3, pliers: 3 } });
+    // Results come in pages (skip/limit); the summary covers them all.
+    const page = (await t.app.inject({ url: `/api/v1/jobs/${accepted.job_id}?skip=2&limit=3`, headers: owner.auth })).json();
+    expect(page.results.map((r: { entry_name: string }) => r.entry_name)).toEqual(['shift/photo-2.jpg', 'shift/photo-3.jpg', 'shift/photo-4.jpg']);
+    expect(page.summary).toEqual(job.summary);
+    expect((await t.app.inject({ url: `/api/v1/jobs/${accepted.job_id}?limit=0`, headers: owner.auth })).statusCode).toBe(400);
 
     // The annotated images are the owner's previews, drawn when first opened: the same
     // picture /predict/ draws at once for the same photo.

@@ -180,12 +180,22 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
       schema: {
         tags: ['jobs'],
         summary: 'A job: state, progress, the results so far and the skipped entries',
+        description:
+          '`results` holds the finished images in archive order, `limit` of them from `skip` (as the history pages); ' +
+          '`processed` says how many there are. The summary always covers all of them; report.json and report.csv give every result at once.',
         security,
         params,
-        response: { 200: Type.Ref('Job'), ...problems(401, 404) },
+        querystring: Type.Object({
+          skip: Type.Integer({ minimum: 0, default: 0 }),
+          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 500 }),
+        }),
+        response: { 200: Type.Ref('Job'), ...problems(400, 401, 404) },
       },
     },
-    async (request) => service.get(viewer(request), (request.params as { id: string }).id),
+    async (request) => {
+      const { skip, limit } = request.query as { skip: number; limit: number };
+      return service.get(viewer(request), (request.params as { id: string }).id, { skip, limit });
+    },
   );
 
   app.get(

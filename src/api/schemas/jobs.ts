@@ -84,7 +84,7 @@ export const JobSchema = Type.Object(
     started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     summary: Type.Ref('BatchSummary'),
-    results: Type.Array(Type.Ref('JobItem'), { description: 'Finished images so far, in archive order' }),
+    results: Type.Array(Type.Ref('JobItem'), { description: 'Finished images so far, in archive order: the page `skip`/`limit` asked for' }),
     skipped: Type.Array(Type.Ref('SkippedEntry')),
   },
   { $id: 'Job' },
