@@ -56,7 +56,7 @@ for (let i = 0; i < COUNT; i++) {
   const scene = await renderScene({ seed, kit: i % 2 === 0 ? 'full' : 'random', without: without as ToolClassKey[] });
   for (const o of scene.objects) truths.push({ image: i, classId: o.classId, box: o.box });
 
-  const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou });
+  const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou, agnostic: config.recognition.nmsAgnostic });
   for (const d of result.detections) predictions.push({ image: i, classId: d.classId, confidence: d.confidence, box: d.box });
 
   // The verdict as the service computes it (aliases: the model's names are the tool keys).

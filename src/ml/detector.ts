@@ -44,6 +44,8 @@ export interface DetectOptions {
   confidence: number;
   /** NMS IoU threshold, default 0.7. */
   iou?: number;
+  /** Suppress overlapping boxes across classes too (Ultralytics' agnostic_nms), default false. */
+  agnostic?: boolean;
   /** At most this many detections, default 300. */
   maxDetections?: number;
 }

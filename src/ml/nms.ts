@@ -1,6 +1,7 @@
 /**
- * Class-aware non-maximum suppression with the semantics of Ultralytics'
- * ops.non_max_suppression (agnostic=False, multi_label=False) and torchvision.ops.nms.
+ * Non-maximum suppression with the semantics of Ultralytics' ops.non_max_suppression
+ * (multi_label=False) and torchvision.ops.nms: class-aware by default, across classes
+ * with `agnostic` (Ultralytics' agnostic_nms=True).
  */
 
 import type { Box } from './detector.js';
@@ -31,22 +32,24 @@ export function iou(a: Box, b: Box): number {
 }
 
 /**
- * Greedy NMS by descending score; a box is suppressed by a kept box of the same class with
- * IoU above `iouThreshold`. Returns at most `maxDetections` boxes, highest score first.
- * Stopping at maxDetections gives the same result as torchvision's nms followed by [:max_det].
+ * Greedy NMS by descending score; a box is suppressed by a kept box of the same class (of
+ * any class when `agnostic`) with IoU above `iouThreshold`. Returns at most `maxDetections`
+ * boxes, highest score first. Stopping at maxDetections gives the same result as
+ * torchvision's nms followed by [:max_det].
  */
-export function nonMaxSuppression(candidates: Candidate[], iouThreshold: number, maxDetections: number): Candidate[] {
+export function nonMaxSuppression(candidates: Candidate[], iouThreshold: number, maxDetections: number, agnostic = false): Candidate[] {
   // Array.prototype.sort is stable: equal scores keep anchor order.
   const ordered = [...candidates].sort((a, b) => b.score - a.score).slice(0, MAX_NMS_CANDIDATES);
   const keptByClass = new Map<number, Candidate[]>();
   const kept: Candidate[] = [];
   for (const candidate of ordered) {
     if (kept.length >= maxDetections) break;
-    const sameClass = keptByClass.get(candidate.classId);
-    if (sameClass?.some((other) => iou(other, candidate) > iouThreshold)) continue;
+    const group = agnostic ? 0 : candidate.classId;
+    const sameGroup = keptByClass.get(group);
+    if (sameGroup?.some((other) => iou(other, candidate) > iouThreshold)) continue;
     kept.push(candidate);
-    if (sameClass) sameClass.push(candidate);
-    else keptByClass.set(candidate.classId, [candidate]);
+    if (sameGroup) sameGroup.push(candidate);
+    else keptByClass.set(group, [candidate]);
   }
   return kept;
 }

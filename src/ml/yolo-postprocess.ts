@@ -33,6 +33,7 @@ export function postprocess(input: PostprocessInput): RawDetection[] {
     candidates,
     options.iou ?? DEFAULT_IOU,
     options.maxDetections ?? DEFAULT_MAX_DETECTIONS,
+    options.agnostic ?? false,
   );
   return kept.map((candidate) => {
     const detection: RawDetection = {

@@ -39,6 +39,7 @@ export interface AppliedThresholds {
   class_thresholds: Record<string, number>;
   match_threshold: number;
   iou: number;
+  agnostic_nms: boolean;
 }
 
 export interface Recognition {
@@ -79,6 +80,7 @@ export interface RecognitionSettings {
   reviewFloor: number;
   matchThreshold: number;
   nmsIou: number;
+  nmsAgnostic: boolean;
 }
 
 const KNOWN_KEYS = new Set<string>(TOOL_CLASSES.map((c) => c.key));
@@ -133,7 +135,7 @@ export function createRecognitionService(deps: {
       reviewFloor: settings.reviewFloor,
     };
 
-    const detectOptions = { confidence: detectorFloor(policy), iou: settings.nmsIou };
+    const detectOptions = { confidence: detectorFloor(policy), iou: settings.nmsIou, agnostic: settings.nmsAgnostic };
     const result = deps.detectionCache
       ? await deps.detectionCache.detect(detector, input.image, detectOptions, {
           confidence: policy.requestConfidence,
@@ -192,6 +194,7 @@ export function createRecognitionService(deps: {
         class_thresholds: Object.fromEntries(classThresholds),
         match_threshold: settings.matchThreshold,
         iou: settings.nmsIou,
+        agnostic_nms: settings.nmsAgnostic,
       },
       image: result.image,
       timings_ms: {

@@ -44,6 +44,7 @@ export function detectionCacheKey(imageSha256: string, modelSha256: string, opti
     options.confidence,
     options.iou ?? null,
     options.maxDetections ?? null,
+    options.agnostic ?? false,
   ]);
   const settingsHash = crypto.createHash('sha256').update(settings).digest('hex').slice(0, 32);
   return `det:${KEY_VERSION}:${modelSha256}:${imageSha256}:${settingsHash}`;

@@ -47,7 +47,7 @@ describe('POST /predict/', () => {
     expect(body.unmapped).toEqual(['mystery']);
     expect(body.counts.pliers).toBeUndefined();
     expect(body.comparison).toMatchObject({ status: 'manual_check', missing: [{ class_key: 'pliers', count: 1 }] });
-    expect(body.thresholds).toMatchObject({ confidence: 0.5, review_floor: 0.25, match_threshold: 95, iou: 0.7 });
+    expect(body.thresholds).toMatchObject({ confidence: 0.5, review_floor: 0.25, match_threshold: 95, iou: 0.7, agnostic_nms: false });
     expect(body.model.sha256).toHaveLength(64);
     expect(Object.keys(body.timings_ms)).toEqual(expect.arrayContaining(['decode', 'inference', 'postprocess', 'annotate', 'total']));
     expect(body.image).toEqual({ width: 640, height: 480 });

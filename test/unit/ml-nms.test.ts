@@ -25,6 +25,12 @@ describe('nonMaxSuppression', () => {
     expect(kept.map((c) => c.anchor)).toEqual([1, 2]);
   });
 
+  it('suppresses across classes when agnostic, keeping the higher score', () => {
+    const boxes = [box(0, 0, 10, 10, 0.8, 0, 0), box(1, 0, 11, 10, 0.6, 1, 1), box(30, 30, 40, 40, 0.5, 1, 2)];
+    expect(nonMaxSuppression(boxes, 0.7, 300).map((c) => c.anchor)).toEqual([0, 1, 2]);
+    expect(nonMaxSuppression(boxes, 0.7, 300, true).map((c) => c.anchor)).toEqual([0, 2]);
+  });
+
   it('keeps a box whose IoU equals the threshold (suppression needs IoU > threshold)', () => {
     // IoU = 50 / 150 = 1/3.
     const kept = nonMaxSuppression([box(0, 0, 10, 10, 0.9, 0, 0), box(5, 0, 15, 10, 0.8, 0, 1)], 1 / 3, 300);
