@@ -119,12 +119,6 @@ export async function annotateImage(input: AnnotateInput): Promise<Buffer> {
   const style = styleFor(W, H);
   const { stroke, fontPx, pad } = style;
 
-  const legend = legendFor(input);
-  const [labels, legendTile] = await Promise.all([
-    Promise.all(input.detections.map((d) => renderText(labelText(d), { fontPath: input.fontPath, sizePx: fontPx, colour: textColourOn(colourFor(d.toolKey)) }))),
-    renderText(legend.lines.join('\n'), { fontPath: input.fontPath, sizePx: fontPx, colour: textColourOn(legend.colour), wrapWidth: W - 4 * pad }),
-  ]);
-
   // The photo, upright and bounded, as RGB pixels to draw on.
   // Each step only when this photo needs it: on a plain sRGB JPEG this is a bare decode.
   let decode = sharp(input.image);
@@ -132,7 +126,13 @@ export async function annotateImage(input: AnnotateInput): Promise<Buffer> {
   if (W !== width || H !== height) decode = decode.resize(W, H, { fit: 'fill' });
   if (meta.space !== 'srgb' || (meta.channels ?? 3) < 3) decode = decode.toColourspace('srgb');
   if (meta.hasAlpha || (meta.channels ?? 3) > 3) decode = decode.removeAlpha();
-  const { data: pixels, info } = await decode.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const legend = legendFor(input);
+  // The photo decodes while the labels are set (both in sharp's threads).
+  const [{ data: pixels, info }, labels, legendTile] = await Promise.all([
+    decode.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }),
+    Promise.all(input.detections.map((d) => renderText(labelText(d), { fontPath: input.fontPath, sizePx: fontPx, colour: textColourOn(colourFor(d.toolKey)) }))),
+    renderText(legend.lines.join('\n'), { fontPath: input.fontPath, sizePx: fontPx, colour: textColourOn(legend.colour), wrapWidth: W - 4 * pad }),
+  ]);
   if (info.channels !== 3 || info.width !== W || info.height !== H) {
     throw new Error(`Annotation canvas is ${info.width}×${info.height}×${info.channels}, expected ${W}×${H}×3`);
   }
