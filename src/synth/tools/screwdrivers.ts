@@ -28,9 +28,10 @@ function screwdriver(rng: Random, tip: Tip): ToolDrawing {
   s.line([shaftStart, -shaftWidth * 0.22], [shaftEnd - 2, -shaftWidth * 0.22], '#ffffff', shaftWidth * 0.18, 0.5);
 
   if (tip === 'flat') {
-    const blade = shaftWidth * rng.uniform(1.55, 1.85);
-    const flare = rng.uniform(11, 15);
-    const bladeEnd = shaftEnd + flare + rng.uniform(3, 5);
+    // A keystone blade, clearly wider than the shaft: the flat tip's signature from above.
+    const blade = shaftWidth * rng.uniform(2.1, 2.5);
+    const flare = rng.uniform(14, 18);
+    const bladeEnd = shaftEnd + flare + rng.uniform(4, 6);
     s.polygon(
       [
         [shaftEnd - 1, -shaftWidth / 2],
@@ -53,9 +54,10 @@ function screwdriver(rng: Random, tip: Tip): ToolDrawing {
       { fill: '#e9edf0', opacity: 0.8 },
       false,
     );
-    s.line([bladeEnd, -blade / 2], [bladeEnd, blade / 2], '#1d2024', 1.2);
+    s.line([bladeEnd, -blade / 2], [bladeEnd, blade / 2], '#1d2024', 1.8);
   } else {
-    const point = rng.uniform(11, 14);
+    // A long four-fluted cone to a sharp point: narrower than the shaft, never a blade.
+    const point = rng.uniform(16, 20);
     const tipEnd = shaftEnd + point;
     s.polygon(
       [
@@ -69,15 +71,15 @@ function screwdriver(rng: Random, tip: Tip): ToolDrawing {
       { fill: metal, stroke: METAL_EDGE, strokeWidth: 0.6 },
     );
     // The cross flutes: a dark groove along the axis and two converging ones.
-    s.line([shaftEnd + point * 0.15, 0], [tipEnd - 0.3, 0], '#15181b', 1.1);
-    s.line([shaftEnd + point * 0.2, -shaftWidth * 0.32], [tipEnd - 0.8, -0.3], '#2a2e33', 0.8);
-    s.line([shaftEnd + point * 0.2, shaftWidth * 0.32], [tipEnd - 0.8, 0.3], '#2a2e33', 0.8);
+    s.line([shaftEnd + point * 0.15, 0], [tipEnd - 0.3, 0], '#15181b', 1.6);
+    s.line([shaftEnd + point * 0.2, -shaftWidth * 0.32], [tipEnd - 0.8, -0.3], '#2a2e33', 1.1);
+    s.line([shaftEnd + point * 0.2, shaftWidth * 0.32], [tipEnd - 0.8, 0.3], '#2a2e33', 1.1);
   }
 
   // Ferrule and handle.
   s.bar([ferruleStart - 2, 0], [shaftStart, 0], handleWidth * 0.5, { fill: 'url(#steel)', stroke: METAL_EDGE, strokeWidth: 0.5 }, handleWidth * 0.38);
   screwdriverHandle(s, 0, handleLength, handleWidth, colour);
-  if (rng.chance(0.5)) {
+  if (rng.chance(0.6)) {
     // Moulded tip marking on the handle end, as many makers do.
     s.text(handleLength * 0.42, 0.5, tip === 'flat' ? '—' : '+', handleWidth * 0.5, shade(colour, 0.45));
   }
