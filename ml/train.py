@@ -264,7 +264,7 @@ def assign(gt, points, strides):
     return best
 
 
-def compute_loss(outputs, labels, points, strides, nc):
+def compute_loss(outputs, labels, points, strides, nc, target='tal'):
     dist_raw, logits = flatten_outputs(outputs)
     pred_boxes = decode(dist_raw, points, strides)
     B = logits.shape[0]
@@ -281,7 +281,22 @@ def compute_loss(outputs, labels, points, strides, nc):
         matched = gt[idx[pos]]
         iou, giou = box_iou_pairs(pred_boxes[i][pos], matched[:, 1:])
         box_losses.append((1 - giou).sum())
-        cls_target[i, pos.nonzero(as_tuple=True)[0], matched[:, 0].long()] = iou.detach().clamp(min=0.05)
+        anchors, classes = pos.nonzero(as_tuple=True)[0], matched[:, 0].long()
+        iou = iou.detach().clamp(min=0)
+        if target == 'iou':
+            cls_target[i, anchors, classes] = iou.clamp(min=0.05)
+        else:
+            # Task-aligned targets (as Ultralytics' TAL): per object, the anchor whose box and
+            # score align best gets the object's best IoU, the others far less, so that a
+            # half-fitting box from a neighbouring anchor scores low instead of ~ its IoU and
+            # is not reported as a second tool beside the right box.
+            score = logits[i, anchors, classes].detach().sigmoid()
+            metric = score.pow(0.5) * iou.pow(6)
+            g = idx[pos]
+            G = gt.shape[0]
+            best_metric = torch.zeros(G).scatter_reduce(0, g, metric, reduce='amax', include_self=False)
+            best_iou = torch.zeros(G).scatter_reduce(0, g, iou, reduce='amax', include_self=False)
+            cls_target[i, anchors, classes] = metric / (best_metric[g] + 1e-9) * best_iou[g]
     # Quality focal loss: BCE against the IoU-aware target, weighted by |target - p|^2.
     p = logits.sigmoid()
     qfl = F.binary_cross_entropy_with_logits(logits, cls_target, reduction='none') * (cls_target - p).abs().pow(2)
@@ -406,6 +421,7 @@ def main():
     ap.add_argument('--init', help='start from these weights (a last.pt, or an .onnx this script exported) instead of from scratch')
     ap.add_argument('--freeze-bn', action='store_true', help='keep BatchNorm statistics fixed (implied by an .onnx --init)')
     ap.add_argument('--no-flip', action='store_true', help='no random flips of the training images')
+    ap.add_argument('--target', choices=['tal', 'iou'], default='tal', help='class-score targets of the anchors assigned to an object: task-aligned (the best anchor high, the rest low) or each anchor\'s IoU (the first models)')
     args = ap.parse_args()
     dims = [int(v) for v in str(args.imgsz).split(',')]
     args.imgsz = (dims[0], dims[-1])
@@ -461,7 +477,7 @@ def main():
             lr = args.lr * (step / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup))) * 0.95 + 0.05)
             for g in opt.param_groups:
                 g['lr'] = lr
-            loss, cls_l, box_l = compute_loss(model(x), y, points, strides, len(NAMES))
+            loss, cls_l, box_l = compute_loss(model(x), y, points, strides, len(NAMES), args.target)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -483,7 +499,7 @@ def main():
             vl = []
             for bi in range(0, len(val_y), 32):
                 x = val_x[bi:bi + 32].float() / 255.0
-                vl.append(float(compute_loss(ema(x), val_y[bi:bi + 32], points, strides, len(NAMES))[0]))
+                vl.append(float(compute_loss(ema(x), val_y[bi:bi + 32], points, strides, len(NAMES), args.target)[0]))
         elapsed = time.time() - started
         record = {
             'epoch': epoch + 1, 'loss': sums[0] / steps_per_epoch, 'cls': sums[1] / steps_per_epoch, 'box': sums[2] / steps_per_epoch,
