@@ -8,8 +8,9 @@ Runs on Debian's python3-torch (1.13, CPU). The network is a small anchor-free
 YOLO-style detector: conv-BN-SiLU backbone with outputs at strides 8/16/32, a
 small PAN neck, and per-level heads predicting box side distances (in strides)
 and class logits, no objectness. Assignment is centre sampling with per-level
-size ranges; classification uses quality focal loss (IoU-aware targets), boxes
-GIoU. The export decodes inside the graph to cx, cy, w, h in input pixels and
+size ranges; classification uses quality focal loss against task-aligned targets
+(per object, the anchors whose boxes fit best score high, the others low, as in
+Ultralytics' TAL; `--target iou` gives each anchor its own IoU instead), boxes GIoU. The export decodes inside the graph to cx, cy, w, h in input pixels and
 sigmoid scores: output0 = [N, 4 + nc, anchors], exactly what Ultralytics'
 exporter produces, with the same metadata_props.
 """

@@ -47,6 +47,10 @@ const truths: GroundTruth[] = [];
 const predictions: Prediction[] = [];
 let verdictsRight = 0;
 let manualChecks = 0;
+let falseComplete = 0;
+let falseAlarms = 0;
+let completeKits = 0;
+let incompleteKits = 0;
 const wrong: string[] = [];
 const started = performance.now();
 for (let i = 0; i < COUNT; i++) {
@@ -73,6 +77,11 @@ for (let i = 0; i < COUNT; i++) {
   );
   const summary = (c: typeof comparison) => JSON.stringify([c.missing.map((m) => [m.class_key, m.count]), c.extra.map((m) => [m.class_key, m.count])]);
   if (comparison.status === 'manual_check') manualChecks++;
+  // The error that matters most in tool control: a kit reported complete while a tool is missing.
+  if (comparison.status === 'success' && expected.missing.length > 0) falseComplete++;
+  if (expected.status === 'success' && comparison.status !== 'success') falseAlarms++;
+  if (expected.status === 'success') completeKits++;
+  else incompleteKits++;
   if (summary(comparison) === summary(expected)) verdictsRight++;
   else if (wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
 }
@@ -90,5 +99,9 @@ const mean = (f: (m: (typeof metrics)[number]) => number) => metrics.reduce((a, 
 console.log(`${pad('all', 30)} ${String(truths.length).padStart(8)} ${num(mean((m) => m.precision))} ${num(mean((m) => m.recall))} ${num(mean((m) => m.ap50))} ${num(mean((m) => m.ap50_95))}`);
 console.log(`\nkit-level verdict accuracy: ${(verdictsRight / COUNT).toFixed(3)} (${verdictsRight}/${COUNT} scenes with exactly the right missing and extra tools; ${manualChecks} sent to manual check)`);
 console.log(`minimum class AP50: ${Math.min(...metrics.map((m) => m.ap50)).toFixed(3)}`);
+console.log(
+  `kits reported complete with a tool missing: ${falseComplete}/${incompleteKits} incomplete scenes; ` +
+    `complete kits not passed: ${falseAlarms}/${completeKits}`,
+);
 console.log(`${(COUNT / seconds).toFixed(1)} scenes/s (render + recognise)`);
 if (wrong.length > 0) console.log(`\nfirst wrong verdicts:\n  ${wrong.join('\n  ')}`);
