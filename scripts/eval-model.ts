@@ -81,7 +81,7 @@ for (let i = 0; i < COUNT; i++) {
   if (comparison.status === 'success' && expected.missing.length > 0) falseComplete++;
   if (expected.status === 'success' && comparison.status !== 'success') falseAlarms++;
   if (expected.status === 'success') completeKits++;
-  else incompleteKits++;
+  if (expected.missing.length > 0) incompleteKits++;
   if (summary(comparison) === summary(expected)) verdictsRight++;
   else if (wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
 }
@@ -100,8 +100,8 @@ console.log(`${pad('all', 30)} ${String(truths.length).padStart(8)} ${num(mean((
 console.log(`\nkit-level verdict accuracy: ${(verdictsRight / COUNT).toFixed(3)} (${verdictsRight}/${COUNT} scenes with exactly the right missing and extra tools; ${manualChecks} sent to manual check)`);
 console.log(`minimum class AP50: ${Math.min(...metrics.map((m) => m.ap50)).toFixed(3)}`);
 console.log(
-  `kits reported complete with a tool missing: ${falseComplete}/${incompleteKits} incomplete scenes; ` +
-    `complete kits not passed: ${falseAlarms}/${completeKits}`,
+  `kits reported complete with a tool missing: ${falseComplete} of ${incompleteKits} scenes with tools missing; ` +
+    `complete kits not passed: ${falseAlarms} of ${completeKits}`,
 );
 console.log(`${(COUNT / seconds).toFixed(1)} scenes/s (render + recognise)`);
 if (wrong.length > 0) console.log(`\nfirst wrong verdicts:\n  ${wrong.join('\n  ')}`);
