@@ -1,12 +1,13 @@
 /**
- * npm run eval:model -- [--count 300] [--seed 9000000] [--model models/toolcontrol-yolo.onnx]
+ * npm run eval:model -- [--count 300] [--seed 9000000] [--model models/toolcontrol-yolo.onnx] [--confidence 0.5]
  *
  * Renders held-out scenes (seeds never used in training: training used 1,000,000+
  * and 2,000,000+), runs them through the service's own inference path (the ONNX
  * detector: decode, letterbox, onnxruntime, NMS, scale back) and prints precision,
  * recall, AP50 and AP50-95 per class and overall, then the kit-level verdict
  * accuracy: scenes whose missing and extra tools, as the service reports them
- * against the reference kit (default thresholds), are exactly right.
+ * against the reference kit, are exactly right — at --confidence (default: the
+ * service's DEFAULT_CONFIDENCE), and for comparison at a few other thresholds.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '300' },
     seed: { type: 'string', default: '9000000' },
     model: { type: 'string' },
+    confidence: { type: 'string' },
   },
 });
 const COUNT = Number(values.count);
@@ -37,7 +39,12 @@ const modelPath = values.model ?? config.model.path;
 const detector = await createOnnxDetector({ modelPath });
 const keys = TOOL_CLASSES.map((c) => c.key);
 const referenceKit = TOOL_CLASSES.map((c) => ({ classKey: c.key, toolName: c.name, quantity: 1 }));
-const policy = { requestConfidence: config.recognition.defaultConfidence, classThresholds: new Map<string, number>(), reviewFloor: config.recognition.reviewFloor };
+const CONFIDENCE = Number(values.confidence ?? config.recognition.defaultConfidence);
+if (!(CONFIDENCE > 0 && CONFIDENCE < 1)) {
+  console.error('--confidence must be between 0 and 1');
+  process.exit(2);
+}
+const THRESHOLDS = [...new Set([0.3, 0.4, CONFIDENCE, 0.5, 0.6, 0.7])].sort((a, b) => a - b);
 const names = new Map(Object.entries(detector.info.names).map(([id, name]) => [Number(id), name]));
 
 console.log(`model ${modelPath} (sha256 ${detector.info.sha256.slice(0, 16)}…, imgsz ${detector.info.imgsz.join('×')})`);
@@ -45,10 +52,10 @@ console.log(`${COUNT} held-out scenes from seed ${SEED}: even = full kit with 0�
 
 const truths: GroundTruth[] = [];
 const predictions: Prediction[] = [];
-let verdictsRight = 0;
-let manualChecks = 0;
-let falseComplete = 0;
-let falseAlarms = 0;
+type Comparison = ReturnType<typeof compareKit>;
+const summary = (c: Comparison) => JSON.stringify([c.missing.map((m) => [m.class_key, m.count]), c.extra.map((m) => [m.class_key, m.count])]);
+/** Verdict tallies per confidence threshold. */
+const tallies = new Map(THRESHOLDS.map((t) => [t, { right: 0, manualChecks: 0, falseComplete: 0, falseAlarms: 0 }]));
 let completeKits = 0;
 let incompleteKits = 0;
 const wrong: string[] = [];
@@ -63,32 +70,34 @@ for (let i = 0; i < COUNT; i++) {
   const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou, agnostic: config.recognition.nmsAgnostic });
   for (const d of result.detections) predictions.push({ image: i, classId: d.classId, confidence: d.confidence, box: d.box });
 
-  // The verdict as the service computes it (aliases: the model's names are the tool keys).
-  const classified = classifyDetections(result.detections, new Map(), new Set(keys), policy);
-  const comparison = compareKit(
-    referenceKit,
-    classified.map((c) => ({ classKey: c.classKey, confidence: c.detection.confidence, uncertain: c.uncertain })),
-    { matchThreshold: config.recognition.matchThreshold },
-  );
   const expected = compareKit(
     referenceKit,
     scene.objects.map((o) => ({ classKey: o.key, confidence: 1, uncertain: false })),
     { matchThreshold: config.recognition.matchThreshold },
   );
-  const summary = (c: typeof comparison) => JSON.stringify([c.missing.map((m) => [m.class_key, m.count]), c.extra.map((m) => [m.class_key, m.count])]);
-  if (comparison.status === 'manual_check') manualChecks++;
-  // The error that matters most in tool control: a kit reported complete while a tool is missing.
-  if (comparison.status === 'success' && expected.missing.length > 0) falseComplete++;
-  if (expected.status === 'success' && comparison.status !== 'success') falseAlarms++;
   if (expected.status === 'success') completeKits++;
   if (expected.missing.length > 0) incompleteKits++;
-  if (summary(comparison) === summary(expected)) verdictsRight++;
-  else if (wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
+  for (const [threshold, tally] of tallies) {
+    // The verdict as the service computes it (aliases: the model's names are the tool keys).
+    const policy = { requestConfidence: threshold, classThresholds: new Map<string, number>(), reviewFloor: config.recognition.reviewFloor };
+    const classified = classifyDetections(result.detections, new Map(), new Set(keys), policy);
+    const comparison = compareKit(
+      referenceKit,
+      classified.map((c) => ({ classKey: c.classKey, confidence: c.detection.confidence, uncertain: c.uncertain })),
+      { matchThreshold: config.recognition.matchThreshold },
+    );
+    if (comparison.status === 'manual_check') tally.manualChecks++;
+    // The error that matters most in tool control: a kit reported complete while a tool is missing.
+    if (comparison.status === 'success' && expected.missing.length > 0) tally.falseComplete++;
+    if (expected.status === 'success' && comparison.status !== 'success') tally.falseAlarms++;
+    if (summary(comparison) === summary(expected)) tally.right++;
+    else if (threshold === CONFIDENCE && wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
+  }
 }
 const seconds = (performance.now() - started) / 1000;
 await detector.close();
 
-const metrics = detectionMetrics(predictions, truths, [...names.keys()], config.recognition.defaultConfidence);
+const metrics = detectionMetrics(predictions, truths, [...names.keys()], CONFIDENCE);
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (n: number) => n.toFixed(3).padStart(8);
 console.log(`${pad('class', 30)} ${'objects'.padStart(8)} ${'P'.padStart(8)} ${'R'.padStart(8)} ${'AP50'.padStart(8)} ${'AP50-95'.padStart(8)}`);
@@ -97,11 +106,21 @@ for (const m of metrics) {
 }
 const mean = (f: (m: (typeof metrics)[number]) => number) => metrics.reduce((a, m) => a + f(m), 0) / metrics.length;
 console.log(`${pad('all', 30)} ${String(truths.length).padStart(8)} ${num(mean((m) => m.precision))} ${num(mean((m) => m.recall))} ${num(mean((m) => m.ap50))} ${num(mean((m) => m.ap50_95))}`);
-console.log(`\nkit-level verdict accuracy: ${(verdictsRight / COUNT).toFixed(3)} (${verdictsRight}/${COUNT} scenes with exactly the right missing and extra tools; ${manualChecks} sent to manual check)`);
+const chosen = tallies.get(CONFIDENCE)!;
+console.log(
+  `\nkit-level verdict accuracy at confidence ${CONFIDENCE}: ${(chosen.right / COUNT).toFixed(3)} ` +
+    `(${chosen.right}/${COUNT} scenes with exactly the right missing and extra tools; ${chosen.manualChecks} sent to manual check)`,
+);
 console.log(`minimum class AP50: ${Math.min(...metrics.map((m) => m.ap50)).toFixed(3)}`);
 console.log(
-  `kits reported complete with a tool missing: ${falseComplete} of ${incompleteKits} scenes with tools missing; ` +
-    `complete kits not passed: ${falseAlarms} of ${completeKits}`,
+  `kits reported complete with a tool missing: ${chosen.falseComplete} of ${incompleteKits} scenes with tools missing; ` +
+    `complete kits not passed: ${chosen.falseAlarms} of ${completeKits}`,
 );
+console.log('\nconfidence   verdicts right   complete with a tool missing   complete kits not passed');
+for (const [threshold, t] of tallies) {
+  console.log(
+    `${threshold.toFixed(2).padStart(10)}   ${(t.right / COUNT).toFixed(3).padStart(14)}   ${`${t.falseComplete}/${incompleteKits}`.padStart(28)}   ${`${t.falseAlarms}/${completeKits}`.padStart(24)}`,
+  );
+}
 console.log(`${(COUNT / seconds).toFixed(1)} scenes/s (render + recognise)`);
 if (wrong.length > 0) console.log(`\nfirst wrong verdicts:\n  ${wrong.join('\n  ')}`);
