@@ -18,5 +18,7 @@ npm run synth -- --out ml/data/train --count 2200 --seed 2000000 --kit random --
 /usr/bin/python3 ml/train.py --data ml/data/train --out ml/runs/train3 --init ml/runs/train2/last.pt --freeze-bn --target iou \
   --imgsz 480,640 --epochs 18 --lr 1e-3 --export ml/runs/train3/stage3.onnx
 /usr/bin/python3 ml/train.py --data ml/data/train --out ml/runs/train4 --init ml/runs/train3/last.pt --freeze-bn --target tal \
-  --imgsz 480,640 --epochs 7 --lr 6e-4 --export models/toolcontrol-yolo.onnx
+  --imgsz 480,640 --epochs 7 --lr 6e-4 --export ml/runs/train4/stage4a.onnx
+/usr/bin/python3 ml/train.py --data ml/data/train --out ml/runs/train5 --init ml/runs/train4/last.pt --freeze-bn --target tal \
+  --imgsz 480,640 --epochs 3 --lr 3e-4 --export models/toolcontrol-yolo.onnx
 npx tsx scripts/verify-export.ts models/toolcontrol-yolo.onnx
