@@ -1,6 +1,6 @@
 #!/bin/sh
-# Reproduce the default model from nothing: render the scenes, train in three stages,
-# export, verify the export against torch.
+# Reproduce the default model from nothing: render the scenes, train in stages (1–3 with
+# IoU targets, 4a–4b task-aligned), export, verify the export against torch.
 #   sh ml/train.sh        (4–5 hours on 2 CPU cores; see models/MODEL_CARD.md)
 set -eu
 cd "$(dirname "$0")/.."
@@ -10,7 +10,8 @@ npm run synth -- --out ml/data/train --count 2200 --seed 2000000 --kit random --
 # Stage 1 at 320×320 (fast), stage 2 at 384×512, stage 3 at 480×640: the scenes' own
 # size, so the screwdriver tips keep every pixel. BatchNorm statistics stay fixed from stage 3.
 # Stages 1–3 train the class scores towards each anchor's IoU; stage 4 switches to
-# task-aligned targets, which stops half-fitting boxes being counted as a second tool.
+# task-aligned targets (4a, then a restart at a lower rate, 4b), which stops half-fitting
+# boxes being counted as a second tool.
 /usr/bin/python3 ml/train.py --data ml/data/train --out ml/runs/train --epochs 15 --imgsz 320 --target iou \
   --export ml/runs/train/stage1.onnx
 /usr/bin/python3 ml/train.py --data ml/data/train --out ml/runs/train2 --init ml/runs/train/last.pt --target iou \

@@ -38,6 +38,8 @@ const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
 const modelPath = values.model ?? config.model.path;
 const detector = await createOnnxDetector({ modelPath });
 const keys = TOOL_CLASSES.map((c) => c.key);
+const knownKeys = new Set(keys);
+const noAliases = new Map<string, string>();
 const referenceKit = TOOL_CLASSES.map((c) => ({ classKey: c.key, toolName: c.name, quantity: 1 }));
 const CONFIDENCE = Number(values.confidence ?? config.recognition.defaultConfidence);
 if (!(CONFIDENCE > 0 && CONFIDENCE < 1)) {
@@ -54,8 +56,19 @@ const truths: GroundTruth[] = [];
 const predictions: Prediction[] = [];
 type Comparison = ReturnType<typeof compareKit>;
 const summary = (c: Comparison) => JSON.stringify([c.missing.map((m) => [m.class_key, m.count]), c.extra.map((m) => [m.class_key, m.count])]);
-/** Verdict tallies per confidence threshold. */
-const tallies = new Map(THRESHOLDS.map((t) => [t, { right: 0, manualChecks: 0, falseComplete: 0, falseAlarms: 0 }]));
+/** Per confidence threshold: the service's threshold policy at it, and the verdict tallies. */
+const tallies = new Map(
+  THRESHOLDS.map((t) => [
+    t,
+    {
+      policy: { requestConfidence: t, classThresholds: new Map<string, number>(), reviewFloor: config.recognition.reviewFloor },
+      right: 0,
+      manualChecks: 0,
+      falseComplete: 0,
+      falseAlarms: 0,
+    },
+  ]),
+);
 let completeKits = 0;
 let incompleteKits = 0;
 const wrong: string[] = [];
@@ -78,9 +91,8 @@ for (let i = 0; i < COUNT; i++) {
   if (expected.status === 'success') completeKits++;
   if (expected.missing.length > 0) incompleteKits++;
   for (const [threshold, tally] of tallies) {
-    // The verdict as the service computes it (aliases: the model's names are the tool keys).
-    const policy = { requestConfidence: threshold, classThresholds: new Map<string, number>(), reviewFloor: config.recognition.reviewFloor };
-    const classified = classifyDetections(result.detections, new Map(), new Set(keys), policy);
+    // The verdict as the service computes it (no aliases: the model's names are the tool keys).
+    const classified = classifyDetections(result.detections, noAliases, knownKeys, tally.policy);
     const comparison = compareKit(
       referenceKit,
       classified.map((c) => ({ classKey: c.classKey, confidence: c.detection.confidence, uncertain: c.uncertain })),
