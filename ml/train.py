@@ -333,6 +333,9 @@ def export_onnx(model: Detector, size, path: str, meta: dict):
         'imgsz': f'[{size[0]}, {size[1]}]',
         'names': names,
         'args': "{'batch': 1, 'half': False, 'dynamic': True, 'nms': False}",
+        # Not an Ultralytics key: toolcontrol's NMS default for this model (NMS_AGNOSTIC overrides).
+        # Counting is the job, and one screwdriver must not count as both a flat and a Phillips.
+        'agnostic_nms': 'True',
     }
     del m.metadata_props[:]
     for k, v in props.items():
@@ -407,6 +410,40 @@ def flip_batch(x, labels, size):
     return x, out
 
 
+def jitter_batch(x, labels, size, scale=0.2, shift=0.05, colour=0.15, min_visible=0.6):
+    """Random zoom about the centre (1 ± scale), shift (± shift of each side), brightness,
+    contrast and per-channel gain (± colour), per image; the letterbox grey fills what the
+    zoom uncovers. A box keeps its label if at least min_visible of it stays in the image;
+    the rest are dropped (their tools are cut off at the border)."""
+    H, W = size
+    grey = 114 / 255
+    out_labels = []
+    for i, gt in enumerate(labels):
+        u = torch.rand(7)
+        s = 1 + (2 * u[0].item() - 1) * scale
+        tx, ty = (2 * u[1].item() - 1) * shift * W, (2 * u[2].item() - 1) * shift * H
+        # Output normalised coordinate p = s·q + t for input coordinate q (grid_sample wants q(p)).
+        theta = torch.tensor([[[1 / s, 0, -(2 * tx / W) / s], [0, 1 / s, -(2 * ty / H) / s]]], dtype=x.dtype)
+        grid = F.affine_grid(theta, (1, 3, H, W), align_corners=False)
+        img = F.grid_sample(x[i:i + 1] - grey, grid, mode='bilinear', padding_mode='zeros', align_corners=False)[0] + grey
+        brightness = 1 + (2 * u[3].item() - 1) * colour
+        contrast = 1 + (2 * u[4].item() - 1) * colour
+        gain = 1 + (2 * torch.rand(3, 1, 1) - 1) * colour / 2
+        mean = img.mean()
+        x[i] = (((img - mean) * contrast + mean) * brightness * gain).clamp_(0, 1)
+        gt = gt.clone()
+        if len(gt):
+            gt[:, [1, 3]] = gt[:, [1, 3]] * s + (1 - s) * W / 2 + tx
+            gt[:, [2, 4]] = gt[:, [2, 4]] * s + (1 - s) * H / 2 + ty
+            area = (gt[:, 3] - gt[:, 1]) * (gt[:, 4] - gt[:, 2])
+            gt[:, [1, 3]] = gt[:, [1, 3]].clamp(0, W)
+            gt[:, [2, 4]] = gt[:, [2, 4]].clamp(0, H)
+            kept = (gt[:, 3] - gt[:, 1]) * (gt[:, 4] - gt[:, 2]) >= min_visible * area
+            gt = gt[kept]
+        out_labels.append(gt)
+    return x, out_labels
+
+
 # ---------------------------------------------------------------- training
 
 def main():
@@ -422,6 +459,7 @@ def main():
     ap.add_argument('--init', help='start from these weights (a last.pt, or an .onnx this script exported) instead of from scratch')
     ap.add_argument('--freeze-bn', action='store_true', help='keep BatchNorm statistics fixed (implied by an .onnx --init)')
     ap.add_argument('--no-flip', action='store_true', help='no random flips of the training images')
+    ap.add_argument('--jitter', action='store_true', help='random zoom, shift and colour per training image (jitter_batch)')
     ap.add_argument('--target', choices=['tal', 'iou'], default='tal', help='class-score targets of the anchors assigned to an object: task-aligned (the best anchor high, the rest low) or each anchor\'s IoU (the first models)')
     args = ap.parse_args()
     dims = [int(v) for v in str(args.imgsz).split(',')]
@@ -475,6 +513,8 @@ def main():
             y = [train_y[int(i)] for i in idx]
             if not args.no_flip:
                 x, y = flip_batch(x, y, args.imgsz)
+            if args.jitter:
+                x, y = jitter_batch(x, y, args.imgsz)
             lr = args.lr * (step / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup))) * 0.95 + 0.05)
             for g in opt.param_groups:
                 g['lr'] = lr

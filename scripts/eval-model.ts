@@ -15,6 +15,7 @@ import { classifyDetections } from '../src/domain/detection-classification.js';
 import { compareKit } from '../src/domain/kit-comparison.js';
 import { TOOL_CLASSES, type ToolClassKey } from '../src/domain/tool-classes.js';
 import { detectionMetrics, type GroundTruth, type Prediction } from '../src/ml/evaluation.js';
+import { agnosticNmsFor } from '../src/ml/detector.js';
 import { createOnnxDetector } from '../src/ml/onnx-detector.js';
 import { Random } from '../src/synth/random.js';
 import { renderScene } from '../src/synth/scene.js';
@@ -47,9 +48,10 @@ if (!(CONFIDENCE > 0 && CONFIDENCE < 1)) {
   process.exit(2);
 }
 const THRESHOLDS = [...new Set([0.3, 0.4, CONFIDENCE, 0.5, 0.6, 0.7])].sort((a, b) => a - b);
+const AGNOSTIC = agnosticNmsFor(config.recognition.nmsAgnostic, detector.info);
 const names = new Map(Object.entries(detector.info.names).map(([id, name]) => [Number(id), name]));
 
-console.log(`model ${modelPath} (sha256 ${detector.info.sha256.slice(0, 16)}…, imgsz ${detector.info.imgsz.join('×')})`);
+console.log(`model ${modelPath} (sha256 ${detector.info.sha256.slice(0, 16)}…, imgsz ${detector.info.imgsz.join('×')}, NMS ${AGNOSTIC ? 'across classes' : 'per class'})`);
 console.log(`${COUNT} held-out scenes from seed ${SEED}: even = full kit with 0–2 tools removed, odd = random mix\n`);
 
 const truths: GroundTruth[] = [];
@@ -80,7 +82,7 @@ for (let i = 0; i < COUNT; i++) {
   const scene = await renderScene({ seed, kit: i % 2 === 0 ? 'full' : 'random', without: without as ToolClassKey[] });
   for (const o of scene.objects) truths.push({ image: i, classId: o.classId, box: o.box });
 
-  const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou, agnostic: config.recognition.nmsAgnostic });
+  const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou, agnostic: AGNOSTIC });
   for (const d of result.detections) predictions.push({ image: i, classId: d.classId, confidence: d.confidence, box: d.box });
 
   const expected = compareKit(

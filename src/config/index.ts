@@ -40,7 +40,8 @@ const EnvSchema = Type.Object({
   /** Kit match percentage needed for `success` (seed: 95). */
   MATCH_THRESHOLD: Type.Number({ default: 95, minimum: 0, maximum: 100 }),
   NMS_IOU: Type.Number({ default: 0.7, exclusiveMinimum: 0, maximum: 1 }),
-  NMS_AGNOSTIC: Type.Boolean({ default: false }),
+  /** Unset: the model's `agnostic_nms` metadata decides (Ultralytics exports have none: per class). */
+  NMS_AGNOSTIC: Type.Optional(Type.Boolean()),
   MAX_UPLOAD_BYTES: Type.Integer({ default: 25 * 1024 * 1024, minimum: 1024 }),
   MAX_IMAGE_PIXELS: Type.Integer({ default: 40_000_000, minimum: 1 }),
   INFERENCE_THREADS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
@@ -113,7 +114,8 @@ export interface Config {
     reviewFloor: number;
     matchThreshold: number;
     nmsIou: number;
-    nmsAgnostic: boolean;
+    /** null: the model's recommendation (agnosticNmsFor). */
+    nmsAgnostic: boolean | null;
     maxImagePixels: number;
   };
   maxUploadBytes: number;
@@ -209,7 +211,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       reviewFloor: env.REVIEW_FLOOR,
       matchThreshold: env.MATCH_THRESHOLD,
       nmsIou: env.NMS_IOU,
-      nmsAgnostic: env.NMS_AGNOSTIC,
+      nmsAgnostic: env.NMS_AGNOSTIC ?? null,
       maxImagePixels: env.MAX_IMAGE_PIXELS,
     },
     maxUploadBytes: env.MAX_UPLOAD_BYTES,

@@ -37,6 +37,11 @@ export interface ModelInfo {
   description?: string;
   version?: string;
   date?: string;
+  /**
+   * The model's own NMS recommendation (metadata `agnostic_nms`, written by toolcontrol's
+   * training script; Ultralytics exports have none): applies when NMS_AGNOSTIC is not set.
+   */
+  agnosticNms?: boolean;
 }
 
 export interface DetectOptions {
@@ -48,6 +53,11 @@ export interface DetectOptions {
   agnostic?: boolean;
   /** At most this many detections, default 300. */
   maxDetections?: number;
+}
+
+/** NMS across classes or not: the operator's setting, else the model's recommendation, else Ultralytics' default (per class). */
+export function agnosticNmsFor(configured: boolean | null, info: Pick<ModelInfo, 'agnosticNms'>): boolean {
+  return configured ?? info.agnosticNms ?? false;
 }
 
 export interface DetectionResult {

@@ -86,6 +86,7 @@ export function resolveModelInfo(params: {
     ...optionalText('description', metadata.get('description')),
     ...optionalText('version', metadata.get('version')),
     ...optionalText('date', metadata.get('date')),
+    ...optionalBoolean(path, 'agnosticNms', 'agnostic_nms', metadata.get('agnostic_nms')),
   };
   const layout: ModelLayout = {
     inputName: input.name,
@@ -206,6 +207,13 @@ function optionalInteger(path: string, key: string, text: string | undefined): n
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) throw new ModelConfigError(`${path}: metadata '${key}' is not an integer`);
   return value;
+}
+
+function optionalBoolean<K extends string>(path: string, field: K, key: string, text: string | undefined): Partial<Record<K, boolean>> {
+  if (text === undefined) return {};
+  const value = parseMetadataLiteral(path, key, text);
+  if (typeof value !== 'boolean') throw new ModelConfigError(`${path}: metadata '${key}' is not True or False`);
+  return { [field]: value } as Record<K, boolean>;
 }
 
 function optionalText<K extends string>(key: K, text: string | undefined): Partial<Record<K, string>> {

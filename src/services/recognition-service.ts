@@ -6,7 +6,7 @@
 import { TOOL_CLASSES } from '../domain/tool-classes.js';
 import { classifyDetections, detectorFloor, type ThresholdPolicy } from '../domain/detection-classification.js';
 import { compareKit, type KitComparison, type KitItemExpectation } from '../domain/kit-comparison.js';
-import type { Box, Detector, ModelInfo } from '../ml/detector.js';
+import { agnosticNmsFor, type Box, type Detector, type ModelInfo } from '../ml/detector.js';
 import { NotFoundError, ServiceUnavailableError, ConflictError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { DetectionCache } from './result-cache.js';
@@ -80,7 +80,8 @@ export interface RecognitionSettings {
   reviewFloor: number;
   matchThreshold: number;
   nmsIou: number;
-  nmsAgnostic: boolean;
+  /** null: the model's recommendation (agnosticNmsFor). */
+  nmsAgnostic: boolean | null;
 }
 
 const KNOWN_KEYS = new Set<string>(TOOL_CLASSES.map((c) => c.key));
@@ -135,7 +136,8 @@ export function createRecognitionService(deps: {
       reviewFloor: settings.reviewFloor,
     };
 
-    const detectOptions = { confidence: detectorFloor(policy), iou: settings.nmsIou, agnostic: settings.nmsAgnostic };
+    const agnostic = agnosticNmsFor(settings.nmsAgnostic, detector.info);
+    const detectOptions = { confidence: detectorFloor(policy), iou: settings.nmsIou, agnostic };
     const result = deps.detectionCache
       ? await deps.detectionCache.detect(detector, input.image, detectOptions, {
           confidence: policy.requestConfidence,
@@ -194,7 +196,7 @@ export function createRecognitionService(deps: {
         class_thresholds: Object.fromEntries(classThresholds),
         match_threshold: settings.matchThreshold,
         iou: settings.nmsIou,
-        agnostic_nms: settings.nmsAgnostic,
+        agnostic_nms: agnostic,
       },
       image: result.image,
       timings_ms: {

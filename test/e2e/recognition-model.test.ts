@@ -43,6 +43,8 @@ describe('default model through POST /predict/', () => {
     expect(result.comparison.missing).toEqual([]);
     expect(result.comparison.status).toBe('success');
     expect(result.model.sha256).toBe(detector.info.sha256);
+    // NMS_AGNOSTIC is unset: the model's own recommendation (metadata agnostic_nms) applies.
+    expect(result.thresholds.agnostic_nms).toBe(true);
   });
 
   it('finds the pliers missing', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { agnosticNmsFor } from '../../src/ml/detector.js';
 import { createInferencePool } from '../../src/ml/inference-pool.js';
 import { resolveModelInfo, type ModelSignature } from '../../src/ml/model-info.js';
 import { OnnxFormatError, readOnnxMetadataProps, readOnnxMetadataPropsFromBuffer } from '../../src/ml/onnx-metadata.js';
@@ -70,7 +71,19 @@ describe('resolveModelInfo', () => {
     expect(layout.prototypesName).toBe('output1');
   });
 
+  it("reads the model's NMS recommendation (agnostic_nms); the operator's setting wins, per class without either", () => {
+    expect(resolve({ names: "{0: 'a', 1: 'b'}", agnostic_nms: 'True' }).info.agnosticNms).toBe(true);
+    expect(resolve({ names: "{0: 'a', 1: 'b'}", agnostic_nms: 'False' }).info.agnosticNms).toBe(false);
+    const ultralytics = resolve({ names: "{0: 'a', 1: 'b'}" }).info;
+    expect(ultralytics).not.toHaveProperty('agnosticNms');
+    expect(agnosticNmsFor(null, ultralytics)).toBe(false);
+    expect(agnosticNmsFor(null, { agnosticNms: true })).toBe(true);
+    expect(agnosticNmsFor(false, { agnosticNms: true })).toBe(false);
+    expect(agnosticNmsFor(true, ultralytics)).toBe(true);
+  });
+
   it.each([
+    [{ names: "{0: 'a', 1: 'b'}", agnostic_nms: "'yes'" }, detectSignature, /'agnostic_nms' is not True or False/],
     [{ names: "{0: 'a'}", task: 'pose' }, detectSignature, /task 'pose' is not supported/],
     [{ names: "{0: 'a', 1: 'b'}", imgsz: '[320, 320]' }, detectSignature, /does not match the input \[640, 640\]/],
     [{ names: '{0: a}' }, detectSignature, /metadata 'names' is not a Python literal/],

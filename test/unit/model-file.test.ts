@@ -24,6 +24,8 @@ describe('default model file', () => {
     const names = parsePythonLiteral(props.get('names')!) as Map<number, string>;
     expect([...names.entries()]).toEqual(TOOL_CLASSES.map((c, i) => [i, c.key]));
     for (const key of ['description', 'author', 'version', 'date']) expect(props.get(key)).toBeTruthy();
+    // toolcontrol's own key: this model counts best with NMS across classes (models/MODEL_CARD.md).
+    expect(props.get('agnostic_nms')).toBe('True');
   });
 
   it('takes images [N,3,H,W] and returns output0 [N, 4+11, anchors] with a dynamic batch axis', async () => {

@@ -59,7 +59,7 @@ export const ThresholdsSchema = Type.Object(
     class_thresholds: Type.Record(Type.String(), Type.Number()),
     match_threshold: Type.Number(),
     iou: Type.Number(),
-    agnostic_nms: Type.Boolean({ description: 'Overlapping boxes were suppressed across classes too (NMS_AGNOSTIC)' }),
+    agnostic_nms: Type.Boolean({ description: "Overlapping boxes were suppressed across classes too (NMS_AGNOSTIC, else the model's agnostic_nms metadata)" }),
   },
   { $id: 'AppliedThresholds' },
 );
