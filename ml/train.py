@@ -322,7 +322,7 @@ def export_onnx(model: Detector, size, path: str, meta: dict):
     m = onnx.load(tmp)
     names = '{' + ', '.join(f"{i}: '{n}'" for i, n in enumerate(NAMES)) + '}'
     props = {
-        'description': 'toolcontrol default detector (11 aviation toolkit tools), trained on rendered scenes',
+        'description': meta.get('description', 'toolcontrol default detector (11 aviation toolkit tools), trained on rendered scenes'),
         'author': 'toolcontrol',
         'date': time.strftime('%Y-%m-%dT%H:%M:%S'),
         'version': meta.get('version', '1.0.0'),

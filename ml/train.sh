@@ -4,6 +4,10 @@
 #   sh ml/train.sh        (4–5 hours on 2 CPU cores; see models/MODEL_CARD.md)
 set -eu
 cd "$(dirname "$0")/.."
+# glibc returns torch's large freed buffers to the kernel and maps them again on the next
+# step; the page faults took half the CPU time. Keeping them mapped trains 2.3× faster here
+# (5.5 → 12.8 images/s at 480×640, batch 16).
+export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=536870912
 rm -rf ml/data/train
 npm run synth -- --out ml/data/train --count 1800 --seed 1000000 --kit full --val 0.05
 npm run synth -- --out ml/data/train --count 2200 --seed 2000000 --kit random --val 0.05

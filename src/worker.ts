@@ -7,7 +7,10 @@ import { loadConfigOrExit } from './config/index.js';
 import { createDeps } from './deps.js';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const loaded = loadConfigOrExit();
+  // A worker runs photos back to back, each decoded while another is inferred: onnxruntime's
+  // spinning threads would take the cores the decoding needs (bench:jobs: 16.5 → 21.3 images/s).
+  const config = { ...loaded, model: { ...loaded.model, spin: loaded.model.spin ?? false } };
   if (!config.redisUrl) {
     console.error('The worker needs REDIS_URL (or REDIS_HOST): without Redis the API process runs the jobs itself.');
     process.exit(1);

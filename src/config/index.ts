@@ -47,6 +47,8 @@ const EnvSchema = Type.Object({
   INFERENCE_THREADS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   INFERENCE_SESSIONS: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
   INFERENCE_QUEUE: Type.Integer({ default: 16, minimum: 0 }),
+  /** onnxruntime's threads spin between runs. Unset: yes in the API process (latency), no in `npm run worker` (throughput). */
+  INFERENCE_SPIN: Type.Optional(Type.Boolean()),
   ACCESS_TOKEN_TTL: Type.Integer({ default: 900, minimum: 30 }),
   REFRESH_TOKEN_TTL: Type.Integer({ default: 14 * 24 * 3600, minimum: 60 }),
   /** Bearer token for GET /metrics; unset = loopback clients only. */
@@ -96,7 +98,16 @@ export interface Config {
   /** Unset: in-process cache, queue and token store. */
   redisUrl: string | null;
   mediaDir: string;
-  model: { path: string; names: string[] | null; imgsz: number | null; sessions: number; threads: number | null; maxQueue: number };
+  model: {
+    path: string;
+    names: string[] | null;
+    imgsz: number | null;
+    sessions: number;
+    threads: number | null;
+    /** null: onnxruntime's default (spin); the worker entry turns it off unless it is set. */
+    spin: boolean | null;
+    maxQueue: number;
+  };
   /** Remote inference (KServe v2 / Triton); urls empty = in-process onnxruntime. */
   inference: { urls: string[]; timeoutMs: number; modelName: string };
   /** Null: /metrics answers loopback clients only. */
@@ -191,6 +202,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
       imgsz: env.MODEL_IMGSZ ?? null,
       sessions: env.INFERENCE_SESSIONS,
       threads: env.INFERENCE_THREADS ?? null,
+      spin: env.INFERENCE_SPIN ?? null,
       maxQueue: env.INFERENCE_QUEUE,
     },
     inference: {

@@ -4,6 +4,12 @@ import type { TensorSignature } from './model-info.js';
 export interface WorkerInit {
   modelPath: string;
   intraOpNumThreads: number;
+  /**
+   * onnxruntime's intra-op threads spin while waiting for work (its default). That saves a few
+   * ms per run for one photo at a time, and costs the cores that decode the next photos when
+   * runs alternate with other work (job workers: off).
+   */
+  spin: boolean;
 }
 
 export interface WireTensor {

@@ -14,6 +14,8 @@ export interface InferencePoolOptions {
   sessions: number;
   /** intraOpNumThreads of each session. */
   threads: number;
+  /** Intra-op threads spin between runs (onnxruntime's default). Default true. */
+  spin?: boolean;
 }
 
 export interface InferenceOutput {
@@ -65,7 +67,7 @@ export async function createInferencePool(options: InferencePoolOptions): Promis
   if (!(Number.isInteger(options.sessions) && options.sessions >= 1)) throw new Error('sessions must be ≥ 1');
   if (!(Number.isInteger(options.threads) && options.threads >= 1)) throw new Error('threads must be ≥ 1');
   const entry = workerEntry();
-  const init: WorkerInit = { modelPath: options.modelPath, intraOpNumThreads: options.threads };
+  const init: WorkerInit = { modelPath: options.modelPath, intraOpNumThreads: options.threads, spin: options.spin ?? true };
   const queue: Job[] = [];
   const idle: Slot[] = [];
   const slots = new Set<Slot>();

@@ -33,6 +33,8 @@ async function start(): Promise<void> {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // Spinning threads answer the next run sooner but burn the cores between runs (see WorkerInit.spin).
+      extra: { session: { intra_op: { allow_spinning: init.spin ? '1' : '0' } } },
     });
   } catch (error) {
     post({ type: 'init-failed', error: errorText(error) });

@@ -38,6 +38,7 @@ export async function loadDetector(
     modelPath: model.path,
     sessions: model.sessions,
     ...(model.threads ? { threads: model.threads } : {}),
+    ...(model.spin !== null ? { spin: model.spin } : {}),
     maxQueue: model.maxQueue,
     maxPixels: config.recognition.maxImagePixels,
     ...(model.names ? { names: model.names } : {}),

@@ -18,6 +18,8 @@ export interface OnnxDetectorOptions extends ModelFallbacks {
   sessions?: number;
   /** intraOpNumThreads per session. Default: available cores / sessions. */
   threads?: number;
+  /** Intra-op threads spin between runs: lower latency, more CPU. Default true (onnxruntime's default). */
+  spin?: boolean;
   /** Requests allowed to wait beyond those being served; more get 503. Default 16. */
   maxQueue?: number;
   /** Images with more pixels are refused (422) from their header. Default 40 MP. */
@@ -50,7 +52,7 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
     readOnnxMetadataProps(options.modelPath),
     sha256File(options.modelPath),
   ]);
-  const pool = await createInferencePool({ modelPath: options.modelPath, sessions, threads });
+  const pool = await createInferencePool({ modelPath: options.modelPath, sessions, threads, spin: options.spin ?? true });
   let resolved: { info: ModelInfo; layout: ModelLayout };
   try {
     resolved = resolveModelInfo({

@@ -19,6 +19,8 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(config.model).toMatchObject({ sessions: 1, threads: null });
     expect(loadConfig({ INFERENCE_SESSIONS: '2', INFERENCE_THREADS: '1' }).model).toMatchObject({ sessions: 2, threads: 1 });
+    expect(loadConfig({}).model.spin).toBeNull();
+    expect(loadConfig({ INFERENCE_SPIN: 'false' }).model.spin).toBe(false);
     expect(() => loadConfig({ INFERENCE_SESSIONS: '0' })).toThrow(/INFERENCE_SESSIONS/);
   });
 

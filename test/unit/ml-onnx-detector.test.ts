@@ -69,6 +69,15 @@ describe('detect model with Ultralytics metadata', () => {
     for (const key of ['decode', 'inference', 'postprocess'] as const) expect(result.timings[key]).toBeGreaterThanOrEqual(0);
   });
 
+  it('gives the same detections with onnxruntime spinning off (the worker setting)', async () => {
+    const quiet = await createOnnxDetector({ modelPath: fixture('detect.onnx'), threads: 2, spin: false });
+    try {
+      expectDetections((await quiet.detect(image, { confidence: 0.5 })).detections, EXPECTED_AT_HALF);
+    } finally {
+      await quiet.close();
+    }
+  });
+
   it('keeps a score equal to the threshold out, and lower thresholds let more in', async () => {
     const result = await detector.detect(image, { confidence: 0.25 });
     expect(result.detections.map((d) => d.confidence)).toEqual(
