@@ -11,6 +11,14 @@ import sys
 import onnx
 
 
+def replace_metadata(model, props: dict):
+    """Make the model's metadata_props exactly `props` (insertion order kept)."""
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
 def main(argv):
     if len(argv) < 3 or any('=' not in a for a in argv[2:]):
         sys.exit(__doc__)
@@ -20,10 +28,7 @@ def main(argv):
     for assignment in argv[2:]:
         key, value = assignment.split('=', 1)
         props[key] = value
-    del model.metadata_props[:]
-    for key, value in props.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    replace_metadata(model, props)
     onnx.checker.check_model(model)
     tmp = path + '.tmp'
     onnx.save(model, tmp)

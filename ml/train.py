@@ -311,6 +311,7 @@ def compute_loss(outputs, labels, points, strides, nc, target='tal'):
 
 def export_onnx(model: Detector, size, path: str, meta: dict):
     import onnx
+    from set_metadata import replace_metadata
 
     exported = Exported(model, size).eval()
     dummy = torch.zeros(1, 3, size[0], size[1])
@@ -337,10 +338,7 @@ def export_onnx(model: Detector, size, path: str, meta: dict):
         # Counting is the job, and one screwdriver must not count as both a flat and a Phillips.
         'agnostic_nms': 'True',
     }
-    del m.metadata_props[:]
-    for k, v in props.items():
-        entry = m.metadata_props.add()
-        entry.key, entry.value = k, v
+    replace_metadata(m, props)
     onnx.checker.check_model(m)
     onnx.save(m, tmp)
     os.replace(tmp, path)

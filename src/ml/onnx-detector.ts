@@ -52,7 +52,7 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
     readOnnxMetadataProps(options.modelPath),
     sha256File(options.modelPath),
   ]);
-  const pool = await createInferencePool({ modelPath: options.modelPath, sessions, threads, spin: options.spin ?? true });
+  const pool = await createInferencePool({ modelPath: options.modelPath, sessions, threads, spin: options.spin });
   let resolved: { info: ModelInfo; layout: ModelLayout };
   try {
     resolved = resolveModelInfo({
