@@ -35,6 +35,8 @@ NAMES = [
     'combination_wrench_3_4', 'side_cutters',
 ]
 STRIDES = (8, 16, 32)
+# Channels of the stem, the stride-8/16/32 stages and the deepest one: the committed model's.
+DEFAULT_WIDTHS = (16, 24, 48, 96, 192)
 # Half the longest side of a box (px at imgsz) each level is responsible for.
 LEVEL_RANGES = ((0, 48), (32, 96), (72, 1e9))
 
@@ -136,9 +138,10 @@ class Head(nn.Module):
 
 
 class Detector(nn.Module):
-    def __init__(self, nc=len(NAMES), w=(16, 24, 48, 96, 192)):
+    def __init__(self, nc=len(NAMES), w=DEFAULT_WIDTHS):
         super().__init__()
         self.nc = nc
+        self.widths = tuple(w)
         self.stem = nn.Sequential(Conv(3, w[0], 3, 2), Conv(w[0], w[1], 3, 2), Block(w[1], w[1], 1))
         self.d3 = nn.Sequential(Conv(w[1], w[2], 3, 2), Block(w[2], w[2], 1))  # stride 8
         self.d4 = nn.Sequential(Conv(w[2], w[3], 3, 2), Block(w[3], w[3], 2))  # stride 16
@@ -392,6 +395,102 @@ def load_onnx_weights(model: Detector, path: str):
                 bn.bias.copy_(bias)
 
 
+def onnx_widths(path: str):
+    """The Detector widths of an ONNX file this script exported, from its convolutions in
+    graph order (the same order load_onnx_weights relies on): the stem's two convs, then the
+    downsampling conv that opens each of d3, d4 and d5."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(path).graph
+    shapes = {t.name: t.dims for t in graph.initializer}
+    outs = [shapes[n.input[1]][0] for n in graph.node if n.op_type == 'Conv']
+    return (outs[0], outs[1], outs[6], outs[11], outs[18])
+
+
+def checkpoint_widths(state: dict):
+    return tuple(int(state[f'{k}.weight'].shape[0]) for k in ('stem.0.0', 'stem.1.0', 'd3.0.0', 'd4.0.0', 'd5.0.0'))
+
+
+def widen(src: Detector, dst: Detector, noise=0.01, seed=0):
+    """Net2WiderNet: copy a trained Detector into a wider one so that the wider one computes
+    the same function. Every channel of dst stands for a channel of src (new channels repeat
+    old ones); a layer that reads repeated channels divides their weights by the number of
+    copies. The copies then get a little noise on their incoming weights (a fraction `noise`
+    of each filter's spread), or they would stay identical however long they train."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def std(old, new):
+        return torch.arange(new) % old
+
+    def copy_conv(sc: nn.Conv2d, dc: nn.Conv2d, in_map, out_map, sbn=None, dbn=None):
+        w = sc.weight.detach()
+        counts = torch.bincount(in_map, minlength=w.shape[1]).float()
+        new = w[out_map][:, in_map] / counts[in_map][None, :, None, None]
+        repeat = torch.zeros(len(out_map), dtype=torch.bool)
+        seen = set()
+        for j, o in enumerate(out_map.tolist()):
+            repeat[j] = o in seen
+            seen.add(o)
+        if noise and repeat.any():
+            spread = new[repeat].flatten(1).std(1).clamp_min(1e-8)[:, None, None, None]
+            new[repeat] += noise * spread * torch.randn(new[repeat].shape, generator=gen)
+        dc.weight.data.copy_(new)
+        if sc.bias is not None:
+            dc.bias.data.copy_(sc.bias.detach()[out_map])
+        if sbn is not None:
+            for name in ('weight', 'bias', 'running_mean', 'running_var'):
+                getattr(dbn, name).data.copy_(getattr(sbn, name).detach()[out_map])
+
+    def conv(s: Conv, d: Conv, in_map):
+        out_map = std(s[0].out_channels, d[0].out_channels)
+        copy_conv(s[0], d[0], in_map, out_map, s[1], d[1])
+        return out_map
+
+    def block(s: Block, d: Block, in_map):
+        h, h2 = s.stem[0].out_channels // 2, d.stem[0].out_channels // 2
+        half = std(h, h2)
+        copy_conv(s.stem[0], d.stem[0], in_map, torch.cat([half, h + half]), s.stem[1], d.stem[1])
+        for sp, dp in zip(s.convs, d.convs):
+            copy_conv(sp[0][0], dp[0][0], half, half, sp[0][1], dp[0][1])
+            copy_conv(sp[1][0], dp[1][0], half, half, sp[1][1], dp[1][1])
+        parts = torch.cat([k * h + half for k in range(2 + len(s.convs))])
+        return conv(s.out, d.out, parts)
+
+    def sppf(s: SPPF, d: SPPF, in_map):
+        m = conv(s.cv1, d.cv1, in_map)
+        c = s.cv1[0].out_channels
+        return conv(s.cv2, d.cv2, torch.cat([k * c + m for k in range(4)]))
+
+    def head(s: Head, d: Head, in_map):
+        m = conv(s.reduce, d.reduce, in_map)
+        for sb, db in ((s.box, d.box), (s.cls, d.cls)):
+            mid = conv(sb[0], db[0], m)
+            copy_conv(sb[1], db[1], mid, torch.arange(sb[1].out_channels))
+
+    def cat(maps_and_sizes):
+        out, offset = [], 0
+        for m, old in maps_and_sizes:
+            out.append(offset + m)
+            offset += old
+        return torch.cat(out)
+
+    w = src.widths
+    with torch.no_grad():
+        m = conv(src.stem[0], dst.stem[0], torch.arange(3))
+        m = conv(src.stem[1], dst.stem[1], m)
+        m = block(src.stem[2], dst.stem[2], m)
+        m3 = block(src.d3[1], dst.d3[1], conv(src.d3[0], dst.d3[0], m))
+        m4 = block(src.d4[1], dst.d4[1], conv(src.d4[0], dst.d4[0], m3))
+        m5 = sppf(src.d5[2], dst.d5[2], block(src.d5[1], dst.d5[1], conv(src.d5[0], dst.d5[0], m4)))
+        t4 = block(src.up4, dst.up4, cat([(m5, w[4]), (m4, w[3])]))
+        n3 = block(src.up3, dst.up3, cat([(t4, w[3]), (m3, w[2])]))
+        n4 = block(src.pan4, dst.pan4, cat([(conv(src.down4, dst.down4, n3), w[2]), (t4, w[3])]))
+        n5 = block(src.pan5, dst.pan5, cat([(conv(src.down5, dst.down5, n4), w[3]), (m5, w[4])]))
+        for sh, dh, mm in zip(src.heads, dst.heads, (n3, n4, n5)):
+            head(sh, dh, mm)
+
+
 def flip_batch(x, labels, size):
     """Random horizontal and vertical flips (a tool seen from above is still that tool)."""
     H, W = size
@@ -458,6 +557,7 @@ def main():
     ap.add_argument('--freeze-bn', action='store_true', help='keep BatchNorm statistics fixed (implied by an .onnx --init)')
     ap.add_argument('--no-flip', action='store_true', help='no random flips of the training images')
     ap.add_argument('--jitter', action='store_true', help='random zoom, shift and colour per training image (jitter_batch)')
+    ap.add_argument('--widths', help='channels of the five stages, e.g. 24,48,96,192,384 (default 16,24,48,96,192, or those of --init); wider than --init widens it (Net2WiderNet)')
     ap.add_argument('--target', choices=['tal', 'iou'], default='tal', help='class-score targets of the anchors assigned to an object: task-aligned (the best anchor high, the rest low) or each anchor\'s IoU (the first models)')
     args = ap.parse_args()
     dims = [int(v) for v in str(args.imgsz).split(',')]
@@ -472,17 +572,31 @@ def main():
     val_x, val_y = load_split(args.data, 'val', args.imgsz)
     print(f'loaded {len(train_y)} train / {len(val_y)} val images in {time.time() - t0:.0f} s', flush=True)
 
-    model = Detector()
+    widths = tuple(int(v) for v in args.widths.split(',')) if args.widths else None
+    if widths is not None and len(widths) != 5:
+        ap.error('--widths takes five numbers')
     if args.init and args.init.endswith('.onnx'):
+        model = Detector(w=onnx_widths(args.init))
         load_onnx_weights(model, args.init)
         args.freeze_bn = True
         print(f'initialised from {args.init} (BatchNorm frozen)', flush=True)
     elif args.init:
-        model.load_state_dict(torch.load(args.init)['model'])
+        state = torch.load(args.init)['model']
+        model = Detector(w=checkpoint_widths(state))
+        model.load_state_dict(state)
         print(f'initialised from {args.init}', flush=True)
+    else:
+        model = Detector(w=widths or DEFAULT_WIDTHS)
+    if widths is not None and widths != model.widths:
+        if any(a > b for a, b in zip(model.widths, widths)):
+            ap.error(f'--widths {widths} is narrower than the initial weights {model.widths}')
+        wider = Detector(w=widths)
+        widen(model, wider)
+        print(f'widened {model.widths} → {widths} (Net2WiderNet)', flush=True)
+        model = wider
     params = sum(p.numel() for p in model.parameters())
-    print(f'parameters: {params / 1e6:.2f} M', flush=True)
-    ema = Detector()
+    print(f'parameters: {params / 1e6:.2f} M, widths {model.widths}', flush=True)
+    ema = Detector(w=model.widths)
     ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
