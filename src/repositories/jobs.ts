@@ -194,7 +194,7 @@ export function createJobsRepository(db: Db) {
       return db
         .select()
         .from(jobs)
-        .where(and(lt(jobs.createdAt, cutoff), inArray(jobs.state, ['completed', 'failed', 'cancelled'])))
+        .where(and(lt(sql`coalesce(${jobs.finishedAt}, ${jobs.createdAt})`, cutoff), inArray(jobs.state, ['completed', 'failed', 'cancelled'])))
         .limit(limit);
     },
 

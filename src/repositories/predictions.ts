@@ -1,6 +1,6 @@
-import { and, eq, isNotNull, lt, or } from 'drizzle-orm';
+import { and, eq, gte, isNotNull, isNull, lt, notExists, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { predictions, type NewPrediction, type Prediction } from '../db/schema/index.js';
+import { jobs, predictions, type NewPrediction, type Prediction } from '../db/schema/index.js';
 
 export function createPredictionsRepository(db: DbOrTx) {
   return {
@@ -26,8 +26,20 @@ export function createPredictionsRepository(db: DbOrTx) {
         .limit(1);
       return row ?? null;
     },
+    /**
+     * Previews made before `cutoff`, except those of a job that is still running or finished
+     * after it: a job's previews go with the job, not one by one while it runs.
+     */
     async listOlderThan(cutoff: Date, limit: number): Promise<Prediction[]> {
-      return db.select().from(predictions).where(lt(predictions.createdAt, cutoff)).limit(limit);
+      const jobStillKept = db
+        .select({ id: jobs.id })
+        .from(jobs)
+        .where(and(sql`${jobs.id}::text = ${predictions.jobId}`, or(isNull(jobs.finishedAt), gte(jobs.finishedAt, cutoff))));
+      return db
+        .select()
+        .from(predictions)
+        .where(and(lt(predictions.createdAt, cutoff), or(isNull(predictions.jobId), notExists(jobStillKept))))
+        .limit(limit);
     },
     async delete(id: string): Promise<void> {
       await db.delete(predictions).where(and(eq(predictions.id, id)));

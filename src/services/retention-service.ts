@@ -1,6 +1,7 @@
 /**
- * Retention: preview images (/predict/*, jobs) and their result rows are deleted
- * `retentionHours` after they were made, and so are finished jobs. Operation evidence
+ * Retention: preview images (/predict/*) and their result rows are deleted
+ * `retentionHours` after they were made; a job, with its previews, `retentionHours` after it
+ * finished (a job that runs for days keeps its first results meanwhile). Operation evidence
  * (`operations/…`) is a record the organisation must keep: it is never deleted here,
  * even if a preview row were to point at it.
  */

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/shared/clock.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -79,6 +80,32 @@ describe('retention of previews', () => {
 
     // Idempotent.
     expect(await t.deps.services.retention.run()).toEqual({ previews: 0, images: 0, jobs: 0 });
+  });
+
+  it('keeps the previews of a job that is still running, however old they are', async () => {
+    offsetMs = 0;
+    engineer.auth = { authorization: `Bearer ${await t.login('ret-eng', 'ret-eng-password')}` };
+    const job = await upload('/api/v1/jobs', { toolkit_id: kitId }, 'images', await solidJpeg([70, 80, 90]));
+    let view: { state: string; results: Array<{ prediction: { image_url: string } }> } = { state: 'queued', results: [] };
+    for (let i = 0; i < 100 && view.state !== 'completed'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      view = (await t.app.inject({ url: `/api/v1/jobs/${job.job_id}`, headers: engineer.auth })).json();
+    }
+    expect(view.state).toBe('completed');
+    // As if its last item were still being worked on.
+    await t.deps.database.db.execute(sql`UPDATE jobs SET state = 'running', finished_at = NULL WHERE id = ${job.job_id}`);
+    const image = view.results[0]!.prediction.image_url;
+
+    offsetMs = 73 * 3600_000;
+    expect(await t.deps.services.retention.run()).toEqual({ previews: 0, images: 0, jobs: 0 });
+    engineer.auth = { authorization: `Bearer ${await t.login('ret-eng', 'ret-eng-password')}` };
+    expect((await t.app.inject({ url: image, headers: engineer.auth })).statusCode).toBe(200);
+
+    // Finished now: kept for the retention from now, then deleted with its job.
+    await t.deps.database.db.execute(sql`UPDATE jobs SET state = 'completed', finished_at = ${new Date(Date.now() + offsetMs).toISOString()} WHERE id = ${job.job_id}`);
+    expect(await t.deps.services.retention.run()).toEqual({ previews: 0, images: 0, jobs: 0 });
+    offsetMs = 147 * 3600_000;
+    expect(await t.deps.services.retention.run()).toMatchObject({ previews: 1, jobs: 1 });
   });
 });
 
