@@ -65,6 +65,8 @@ const tallies = new Map(
     {
       policy: { requestConfidence: t, classThresholds: new Map<string, number>(), reviewFloor: config.recognition.reviewFloor },
       right: 0,
+      /** Right verdicts among the full-kit scenes (even) and the random mixes (odd). */
+      rightByKind: { full: 0, random: 0 },
       manualChecks: 0,
       falseComplete: 0,
       falseAlarms: 0,
@@ -104,8 +106,10 @@ for (let i = 0; i < COUNT; i++) {
     // The error that matters most in tool control: a kit reported complete while a tool is missing.
     if (comparison.status === 'success' && expected.missing.length > 0) tally.falseComplete++;
     if (expected.status === 'success' && comparison.status !== 'success') tally.falseAlarms++;
-    if (summary(comparison) === summary(expected)) tally.right++;
-    else if (threshold === CONFIDENCE && wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
+    if (summary(comparison) === summary(expected)) {
+      tally.right++;
+      tally.rightByKind[i % 2 === 0 ? 'full' : 'random']++;
+    } else if (threshold === CONFIDENCE && wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
   }
 }
 const seconds = (performance.now() - started) / 1000;
@@ -124,6 +128,11 @@ const chosen = tallies.get(CONFIDENCE)!;
 console.log(
   `\nkit-level verdict accuracy at confidence ${CONFIDENCE}: ${(chosen.right / COUNT).toFixed(3)} ` +
     `(${chosen.right}/${COUNT} scenes with exactly the right missing and extra tools; ${chosen.manualChecks} sent to manual check)`,
+);
+const fullScenes = Math.ceil(COUNT / 2);
+console.log(
+  `  kits laid out (0–2 tools removed): ${(chosen.rightByKind.full / fullScenes).toFixed(3)} (${chosen.rightByKind.full}/${fullScenes}); ` +
+    `random piles: ${(chosen.rightByKind.random / (COUNT - fullScenes)).toFixed(3)} (${chosen.rightByKind.random}/${COUNT - fullScenes})`,
 );
 console.log(`minimum class AP50: ${Math.min(...metrics.map((m) => m.ap50)).toFixed(3)}`);
 console.log(
