@@ -13,12 +13,11 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
 import { classifyDetections } from '../src/domain/detection-classification.js';
 import { compareKit } from '../src/domain/kit-comparison.js';
-import { TOOL_CLASSES, type ToolClassKey } from '../src/domain/tool-classes.js';
+import { TOOL_CLASSES } from '../src/domain/tool-classes.js';
 import { detectionMetrics, type GroundTruth, type Prediction } from '../src/ml/evaluation.js';
 import { agnosticNmsFor } from '../src/ml/detector.js';
 import { createOnnxDetector } from '../src/ml/onnx-detector.js';
-import { Random } from '../src/synth/random.js';
-import { renderScene } from '../src/synth/scene.js';
+import { renderScene, toolsRemoved } from '../src/synth/scene.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,8 +37,7 @@ if (SEED >= 1_000_000 && SEED < 3_000_000) {
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
 const modelPath = values.model ?? config.model.path;
 const detector = await createOnnxDetector({ modelPath });
-const keys = TOOL_CLASSES.map((c) => c.key);
-const knownKeys = new Set(keys);
+const knownKeys = new Set(TOOL_CLASSES.map((c) => c.key));
 const noAliases = new Map<string, string>();
 const referenceKit = TOOL_CLASSES.map((c) => ({ classKey: c.key, toolName: c.name, quantity: 1 }));
 const CONFIDENCE = Number(values.confidence ?? config.recognition.defaultConfidence);
@@ -79,9 +77,8 @@ const wrong: string[] = [];
 const started = performance.now();
 for (let i = 0; i < COUNT; i++) {
   const seed = SEED + i;
-  const pick = new Random(seed ^ 0x5eed);
-  const without = i % 2 === 0 ? pick.shuffle(keys).slice(0, pick.int(0, 2)) : [];
-  const scene = await renderScene({ seed, kit: i % 2 === 0 ? 'full' : 'random', without: without as ToolClassKey[] });
+  const without = i % 2 === 0 ? toolsRemoved(seed, 2) : [];
+  const scene = await renderScene({ seed, kit: i % 2 === 0 ? 'full' : 'random', without });
   for (const o of scene.objects) truths.push({ image: i, classId: o.classId, box: o.box });
 
   const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou, agnostic: AGNOSTIC });

@@ -1,6 +1,9 @@
 /**
  * npm run synth -- --out DIR --count N --seed S [--kit full|random] [--without key1,key2]
- *                  [--width W --height H] [--val 0.1]
+ *                  [--missing N] [--width W --height H] [--val 0.1]
+ *
+ * --missing N (full kits): each scene lacks 0 to N more tools, chosen from its seed, so the
+ * empty cut-outs of missing tools are in the data as they are in the service's photos.
  */
 import { parseArgs } from 'node:util';
 import { isToolClassKey, type ToolClassKey } from '../domain/tool-classes.js';
@@ -13,6 +16,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     kit: { type: 'string', default: 'random' },
     without: { type: 'string' },
+    missing: { type: 'string', default: '0' },
     width: { type: 'string' },
     height: { type: 'string' },
     val: { type: 'string', default: '0.1' },
@@ -34,6 +38,9 @@ const count = Number(values.count);
 const seed = Number(values.seed);
 if (!Number.isInteger(count) || count < 1) fail('--count must be a positive integer');
 if (!Number.isInteger(seed)) fail('--seed must be an integer');
+const missing = Number(values.missing);
+if (!Number.isInteger(missing) || missing < 0 || missing > 10) fail('--missing must be an integer from 0 to 10');
+if (missing > 0 && values.kit !== 'full') fail('--missing applies to --kit full');
 
 const started = performance.now();
 const result = await writeDataset({
@@ -42,6 +49,7 @@ const result = await writeDataset({
   seed,
   kit: values.kit,
   without: without as ToolClassKey[],
+  missingUpTo: missing,
   ...(values.width ? { width: Number(values.width) } : {}),
   ...(values.height ? { height: Number(values.height) } : {}),
   valFraction: Number(values.val),

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ToolClassKey } from '../domain/tool-classes.js';
 import { TOOL_CLASSES } from '../domain/tool-classes.js';
-import { renderScene, type Scene } from './scene.js';
+import { renderScene, toolsRemoved, type Scene } from './scene.js';
 
 export interface DatasetOptions {
   out: string;
@@ -15,6 +15,8 @@ export interface DatasetOptions {
   seed: number;
   kit?: 'full' | 'random';
   without?: readonly ToolClassKey[];
+  /** Full kits: each scene also lacks 0 to this many tools, chosen from its seed (toolsRemoved). */
+  missingUpTo?: number;
   width?: number;
   height?: number;
   /** Share of scenes written to the `val` split (the last ones). Default 0.1. */
@@ -54,10 +56,12 @@ export async function writeDataset(options: DatasetOptions): Promise<{ train: nu
     for (;;) {
       const i = next++;
       if (i >= options.count) return;
+      const removed = options.missingUpTo ? toolsRemoved(options.seed + i, options.missingUpTo) : [];
+      const without = [...new Set([...(options.without ?? []), ...removed])];
       const scene = await renderScene({
         seed: options.seed + i,
         kit: options.kit ?? 'random',
-        ...(options.without ? { without: options.without } : {}),
+        ...(without.length > 0 ? { without } : {}),
         ...(options.width ? { width: options.width } : {}),
         ...(options.height ? { height: options.height } : {}),
       });

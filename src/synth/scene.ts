@@ -38,6 +38,16 @@ export interface SceneOptions {
   without?: readonly ToolClassKey[];
 }
 
+/**
+ * 0 to `upTo` tools taken out of a kit, chosen from the scene's seed: the kits the service
+ * sees most (one returned with a tool missing, its empty cut-out in view). eval:model's
+ * held-out kits and `npm run synth -- --missing N` use it.
+ */
+export function toolsRemoved(seed: number, upTo: number): ToolClassKey[] {
+  const pick = new Random(seed ^ 0x5eed);
+  return pick.shuffle(TOOL_CLASSES.map((c) => c.key)).slice(0, pick.int(0, upTo));
+}
+
 export interface SceneObject {
   key: ToolClassKey;
   classId: number;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TOOL_CLASSES } from '../../src/domain/tool-classes.js';
 import { dataYaml, labelLines, writeDataset } from '../../src/synth/dataset.js';
-import { renderScene } from '../../src/synth/scene.js';
+import { renderScene, toolsRemoved } from '../../src/synth/scene.js';
 import { tempDir } from '../helpers/config.js';
 
 describe('renderScene', () => {
@@ -76,6 +76,25 @@ describe('Ultralytics dataset', () => {
       expect(yaml).toContain('nc: 11');
       expect(yaml).toContain('10: side_cutters');
       expect(fs.readdirSync(path.join(tmp.dir, 'images/val'))).toHaveLength(1);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('takes 0 to N tools out of full kits with --missing, the same ones eval:model takes for that seed', async () => {
+    const tmp = tempDir();
+    try {
+      await writeDataset({ out: tmp.dir, count: 12, seed: 500, kit: 'full', missingUpTo: 2, valFraction: 0, concurrency: 2 });
+      const counts = [];
+      for (let i = 0; i < 12; i++) {
+        const lines = fs.readFileSync(path.join(tmp.dir, 'labels/train', `scene_${String(500 + i).padStart(8, '0')}.txt`), 'utf8').trim().split('\n');
+        const removed = toolsRemoved(500 + i, 2);
+        expect(lines).toHaveLength(11 - removed.length);
+        const present = new Set(lines.map((l) => TOOL_CLASSES[Number(l.split(' ')[0])]!.key));
+        for (const key of removed) expect(present.has(key)).toBe(false);
+        counts.push(removed.length);
+      }
+      expect(new Set(counts)).toEqual(new Set([0, 1, 2]));
     } finally {
       tmp.cleanup();
     }
