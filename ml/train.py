@@ -35,7 +35,8 @@ NAMES = [
     'combination_wrench_3_4', 'side_cutters',
 ]
 STRIDES = (8, 16, 32)
-# Channels of the stem, the stride-8/16/32 stages and the deepest one: the committed model's.
+# Channels of the stem, the stride-8/16/32 stages and the deepest one, for training from scratch
+# (stages 1–4; the committed model was widened from them: --widths, widen()).
 DEFAULT_WIDTHS = (16, 24, 48, 96, 192)
 # Half the longest side of a box (px at imgsz) each level is responsible for.
 LEVEL_RANGES = ((0, 48), (32, 96), (72, 1e9))
