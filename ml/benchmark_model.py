@@ -6,8 +6,8 @@ of Ultralytics' YOLOv8n at its default 640×640 (8.7 GFLOPs), with random weight
 
 The service's own work per photo (decode, letterbox, NMS) does not depend on the model, so
 its cost relative to inference does: the default model needs 6.2 GFLOPs at 480×640 (the
-one before it 2.7), less than a YOLOv8n. This file answers "what ratio would a typical trained model see here"
-without downloading one. Its detections are meaningless; never serve it.
+one before it 2.7), less than a YOLOv8n. This file answers "what ratio would a typical
+trained model see here" without downloading one. Its detections are meaningless; never serve it.
 """
 import os
 import sys

@@ -401,7 +401,6 @@ def onnx_widths(path: str):
     graph order (the same order load_onnx_weights relies on): the stem's two convs, then the
     downsampling conv that opens each of d3, d4 and d5."""
     import onnx
-    from onnx import numpy_helper
 
     graph = onnx.load(path).graph
     shapes = {t.name: t.dims for t in graph.initializer}
