@@ -23,11 +23,17 @@ export function createMediaAccessService(deps: {
       if (!file && (await deps.drawDeferred(key))) file = await deps.media.get(key);
       if (!file) throw new NotFoundError('media.not_found', 'No such image');
       if (viewer.role === 'engineer') {
-        const [operationOwner, preview] = await Promise.all([deps.operations.ownerOfImage(key), deps.predictions.findByImageKey(key)]);
-        const owns = operationOwner === viewer.id || preview?.userId === viewer.id;
-        if (!owns) {
-          if (operationOwner === null && preview === null) throw new NotFoundError('media.not_found', 'No such image');
-          throw new ForbiddenError('media.forbidden', 'This image belongs to another engineer');
+        try {
+          const [operationOwner, preview] = await Promise.all([deps.operations.ownerOfImage(key), deps.predictions.findByImageKey(key)]);
+          const owns = operationOwner === viewer.id || preview?.userId === viewer.id;
+          if (!owns) {
+            if (operationOwner === null && preview === null) throw new NotFoundError('media.not_found', 'No such image');
+            throw new ForbiddenError('media.forbidden', 'This image belongs to another engineer');
+          }
+        } catch (err) {
+          // Refused (or the lookup failed): the file is not sent, so its descriptor is closed now.
+          file.stream.destroy();
+          throw err;
         }
       }
       return file;

@@ -1,4 +1,6 @@
 /** Seed 000's /predict/ and /media/ through the API, with a scripted detector. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createScriptedDetector, kitWithout, solidJpeg } from '../helpers/fake-detector.js';
@@ -56,6 +58,18 @@ describe('POST /predict/', () => {
     expect(image.statusCode).toBe(200);
     expect(image.headers['content-type']).toBe('image/jpeg');
     expect((await t.app.inject({ url: body.image_url, headers: other.auth })).statusCode).toBe(403);
+    // A refused image is never opened for long: no descriptor of it stays open.
+    const file = fs.realpathSync(path.join(t.config.mediaDir, body.image_url.replace(/^\/media\//, '')));
+    const openOnIt = () =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
+    for (let i = 0; i < 50 && openOnIt() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(openOnIt()).toBe(0);
   });
 
   it('applies per-class thresholds set by an admin', async () => {
