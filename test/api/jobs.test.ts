@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createScriptedDetector, FULL_KIT, kitWithout, solidJpeg, type ScriptedDetection } from '../helpers/fake-detector.js';
@@ -10,6 +11,11 @@ import { createUser } from '../helpers/users.js';
 import { buildZip } from '../helpers/zip-builder.js';
 
 type User = Awaited<ReturnType<typeof createUser>>;
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
 
 describe('jobs API (in-process queue)', () => {
   let t: TestApp;
@@ -194,6 +200,60 @@ describe('jobs API (in-process queue)', () => {
     } finally {
       delayMs = 0;
     }
+  });
+
+  it('keeps the entry order when the photos finish writing out of order', async () => {
+    const media = t.deps.media;
+    const realPut = media.put;
+    // The first photos take longest to write, so the writes finish last to first.
+    media.put = async (key, data, type) => {
+      const index = Number(/_(\d+)\.jpg$/.exec(key)?.[1] ?? 0);
+      await new Promise((r) => setTimeout(r, (6 - index) * 15));
+      return realPut.call(media, key, data, type);
+    };
+    try {
+      const res = await submit(owner.auth, [{ field: 'zip_file', data: archive(), filename: 'slow-disk.zip', type: 'application/zip' }], { confidence: 0.41 });
+      expect(res.statusCode, res.body).toBe(202);
+      const job = await waitFor(res.json().job_id, owner.auth);
+      expect(job.results.map((r: { index: number; entry_name: string }) => [r.index, r.entry_name])).toEqual(
+        photos.map((_, i) => [i, `shift/photo-${i}.jpg`]),
+      );
+      expect(job.results.map((r: { prediction: { comparison: { status: string } } }) => r.prediction.comparison.status)).toEqual(
+        photos.map((_, i) => (i % 2 === 0 ? 'success' : 'discrepancy')),
+      );
+    } finally {
+      media.put = realPut;
+    }
+  });
+
+  it('a photo that cannot be stored: 503, no job, and every photo already written is removed', async () => {
+    const media = t.deps.media;
+    const realPut = media.put;
+    const before = new Set(filesUnder(t.config.mediaDir));
+    let calls = 0;
+    let written = 0;
+    media.put = async (key, data, type) => {
+      calls++;
+      if (/_3\.jpg$/.test(key)) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      await new Promise((r) => setTimeout(r, 20));
+      await realPut.call(media, key, data, type);
+      written++;
+    };
+    try {
+      const res = await submit(owner.auth, [{ field: 'zip_file', data: archive(), filename: 'full-disk.zip', type: 'application/zip' }], { confidence: 0.42 });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.json()).toMatchObject({ code: 'media.write_failed' });
+      expect(res.json().detail).toMatch(/ENOSPC.*no job was created/);
+    } finally {
+      media.put = realPut;
+    }
+    expect(written).toBeGreaterThan(0); // photos were written before the failure…
+    expect(calls).toBeLessThan(6); // …reading the archive stopped at it…
+    expect(filesUnder(t.config.mediaDir).filter((f) => !before.has(f))).toEqual([]); // …and nothing written is left
+    const jobs = await t.deps.db.execute(sql`select count(*)::int as n from jobs where archive_name = 'full-disk.zip'`);
+    expect(jobs.rows[0]).toEqual({ n: 0 });
   });
 
   it('refuses bad submissions with clear problems', async () => {
