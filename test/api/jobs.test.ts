@@ -253,7 +253,7 @@ describe('jobs API (in-process queue)', () => {
     expect(calls).toBeLessThan(6); // …reading the archive stopped at it…
     expect(filesUnder(t.config.mediaDir).filter((f) => !before.has(f))).toEqual([]); // …and nothing written is left
     const jobs = await t.deps.db.execute(sql`select count(*)::int as n from jobs where archive_name = 'full-disk.zip'`);
-    expect(jobs.rows[0]).toEqual({ n: 0 });
+    expect((jobs as unknown as { rows: Array<{ n: number }> }).rows[0]).toEqual({ n: 0 });
   });
 
   it('refuses bad submissions with clear problems', async () => {
