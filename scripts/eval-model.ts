@@ -11,13 +11,11 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
-import { classifyDetections } from '../src/domain/detection-classification.js';
-import { compareKit } from '../src/domain/kit-comparison.js';
-import { TOOL_CLASSES } from '../src/domain/tool-classes.js';
 import { detectionMetrics, type GroundTruth, type Prediction } from '../src/ml/evaluation.js';
 import { agnosticNmsFor } from '../src/ml/detector.js';
 import { createOnnxDetector } from '../src/ml/onnx-detector.js';
 import { renderScene, toolsRemoved } from '../src/synth/scene.js';
+import { createVerdictTallies } from './lib/kit-verdicts.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,15 +35,11 @@ if (SEED >= 1_000_000 && SEED < 3_000_000) {
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
 const modelPath = values.model ?? config.model.path;
 const detector = await createOnnxDetector({ modelPath });
-const knownKeys = new Set(TOOL_CLASSES.map((c) => c.key));
-const noAliases = new Map<string, string>();
-const referenceKit = TOOL_CLASSES.map((c) => ({ classKey: c.key, toolName: c.name, quantity: 1 }));
 const CONFIDENCE = Number(values.confidence ?? config.recognition.defaultConfidence);
 if (!(CONFIDENCE > 0 && CONFIDENCE < 1)) {
   console.error('--confidence must be between 0 and 1');
   process.exit(2);
 }
-const THRESHOLDS = [...new Set([0.3, 0.4, CONFIDENCE, 0.5, 0.6, 0.7])].sort((a, b) => a - b);
 const AGNOSTIC = agnosticNmsFor(config.recognition.nmsAgnostic, detector.info);
 const names = new Map(Object.entries(detector.info.names).map(([id, name]) => [Number(id), name]));
 
@@ -54,25 +48,11 @@ console.log(`${COUNT} held-out scenes from seed ${SEED}: even = full kit with 0â
 
 const truths: GroundTruth[] = [];
 const predictions: Prediction[] = [];
-type Comparison = ReturnType<typeof compareKit>;
-const summary = (c: Comparison) => JSON.stringify([c.missing.map((m) => [m.class_key, m.count]), c.extra.map((m) => [m.class_key, m.count])]);
-/** Per confidence threshold: the service's threshold policy at it, and the verdict tallies. */
-const tallies = new Map(
-  THRESHOLDS.map((t) => [
-    t,
-    {
-      policy: { requestConfidence: t, classThresholds: new Map<string, number>(), reviewFloor: config.recognition.reviewFloor },
-      right: 0,
-      /** Right verdicts among the full-kit scenes (even) and the random mixes (odd). */
-      rightByKind: { full: 0, random: 0 },
-      manualChecks: 0,
-      falseComplete: 0,
-      falseAlarms: 0,
-    },
-  ]),
-);
-let completeKits = 0;
-let incompleteKits = 0;
+const verdicts = createVerdictTallies({
+  thresholds: [0.3, 0.4, CONFIDENCE, 0.5, 0.6, 0.7],
+  reviewFloor: config.recognition.reviewFloor,
+  matchThreshold: config.recognition.matchThreshold,
+});
 const wrong: string[] = [];
 const started = performance.now();
 for (let i = 0; i < COUNT; i++) {
@@ -84,30 +64,13 @@ for (let i = 0; i < COUNT; i++) {
   const result = await detector.detect(scene.jpeg, { confidence: 0.001, iou: config.recognition.nmsIou, agnostic: AGNOSTIC });
   for (const d of result.detections) predictions.push({ image: i, classId: d.classId, confidence: d.confidence, box: d.box });
 
-  const expected = compareKit(
-    referenceKit,
-    scene.objects.map((o) => ({ classKey: o.key, confidence: 1, uncertain: false })),
-    { matchThreshold: config.recognition.matchThreshold },
+  const missed = verdicts.add(
+    i % 2 === 0 ? 'full' : 'random',
+    scene.objects.map((o) => o.key),
+    result.detections,
   );
-  if (expected.status === 'success') completeKits++;
-  if (expected.missing.length > 0) incompleteKits++;
-  for (const [threshold, tally] of tallies) {
-    // The verdict as the service computes it (no aliases: the model's names are the tool keys).
-    const classified = classifyDetections(result.detections, noAliases, knownKeys, tally.policy);
-    const comparison = compareKit(
-      referenceKit,
-      classified.map((c) => ({ classKey: c.classKey, confidence: c.detection.confidence, uncertain: c.uncertain })),
-      { matchThreshold: config.recognition.matchThreshold },
-    );
-    if (comparison.status === 'manual_check') tally.manualChecks++;
-    // The error that matters most in tool control: a kit reported complete while a tool is missing.
-    if (comparison.status === 'success' && expected.missing.length > 0) tally.falseComplete++;
-    if (expected.status === 'success' && comparison.status !== 'success') tally.falseAlarms++;
-    if (summary(comparison) === summary(expected)) {
-      tally.right++;
-      tally.rightByKind[i % 2 === 0 ? 'full' : 'random']++;
-    } else if (threshold === CONFIDENCE && wrong.length < 10) wrong.push(`seed ${seed}: expected ${summary(expected)}, got ${summary(comparison)}`);
-  }
+  const atDefault = missed.find((m) => m.threshold === CONFIDENCE);
+  if (atDefault && wrong.length < 10) wrong.push(`seed ${seed}: expected ${atDefault.expected}, got ${atDefault.got}`);
 }
 const seconds = (performance.now() - started) / 1000;
 await detector.close();
@@ -121,6 +84,7 @@ for (const m of metrics) {
 }
 const mean = (f: (m: (typeof metrics)[number]) => number) => metrics.reduce((a, m) => a + f(m), 0) / metrics.length;
 console.log(`${pad('all', 30)} ${String(truths.length).padStart(8)} ${num(mean((m) => m.precision))} ${num(mean((m) => m.recall))} ${num(mean((m) => m.ap50))} ${num(mean((m) => m.ap50_95))}`);
+const { tallies, completeKits, incompleteKits } = verdicts;
 const chosen = tallies.get(CONFIDENCE)!;
 console.log(
   `\nkit-level verdict accuracy at confidence ${CONFIDENCE}: ${(chosen.right / COUNT).toFixed(3)} ` +
