@@ -35,5 +35,11 @@ npm run synth -- --out ml/data/train --count 1000 --seed 2002200 --kit random --
   --widths 24,48,96,144,224 --imgsz 480,640 --epochs 2 --lr 5e-4 --export ml/runs/train6/stage6a.onnx
 npm run synth -- --out ml/data/train --count 1500 --seed 1100000 --kit full --missing 2 --val 0.05
 /usr/bin/python3 ml/train.py --data ml/data/train --out ml/runs/train7 --init ml/runs/train6/last.pt --freeze-bn --target tal \
-  --imgsz 480,640 --epochs 7 --lr 4e-4 --export models/toolcontrol-yolo.onnx
+  --imgsz 480,640 --epochs 7 --lr 4e-4 --export ml/runs/train7/stage6b.onnx
+# Stage 7: 5,000 new scenes (2,000 kits with 0–2 tools taken out, 3,000 random piles, which
+# the model gets wrong most), 7 more epochs from stage 6b at a lower rate.
+npm run synth -- --out ml/data/train7 --count 2000 --seed 1400000 --kit full --missing 2 --val 0.05
+npm run synth -- --out ml/data/train7 --count 3000 --seed 2400000 --kit random --val 0.05
+/usr/bin/python3 ml/train.py --data ml/data/train7 --out ml/runs/train8 --init ml/runs/train7/last.pt --freeze-bn --target tal \
+  --imgsz 480,640 --epochs 7 --lr 2e-4 --export models/toolcontrol-yolo.onnx
 npx tsx scripts/verify-export.ts models/toolcontrol-yolo.onnx
