@@ -1,7 +1,7 @@
 #!/bin/sh
 # Reproduce the default model from nothing: render the scenes, train in stages (1–3 with
-# IoU targets, 4a–4b task-aligned, 6a–6b wider), export, verify the export against torch.
-#   sh ml/train.sh        (6–7 hours on 2 CPU cores; see models/MODEL_CARD.md)
+# IoU targets, 4a–4b task-aligned, 6a–6b wider, 7 more scenes), export, verify the export against torch.
+#   sh ml/train.sh        (8–9 hours on 2 CPU cores; see models/MODEL_CARD.md)
 set -eu
 cd "$(dirname "$0")/.."
 # glibc returns torch's large freed buffers to the kernel and maps them again on the next
