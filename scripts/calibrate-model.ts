@@ -74,14 +74,9 @@ for (const file of images) {
 }
 await detector.close();
 
-const { tallies, incompleteKits, completeKits } = verdicts;
+const { tallies } = verdicts;
 const atDefault = tallies.get(DEFAULT)!;
-console.log('\nconfidence   verdicts right   complete with a tool missing   complete kits not passed');
-for (const [threshold, t] of tallies) {
-  console.log(
-    `${threshold.toFixed(3).padStart(10)}   ${(t.right / t.scenes).toFixed(3).padStart(14)}   ${`${t.falseComplete}/${incompleteKits}`.padStart(28)}   ${`${t.falseAlarms}/${completeKits}`.padStart(24)}`,
-  );
-}
+console.log(`\n${verdicts.table(3)}`);
 // 250 scenes make a noisy curve: each confidence is judged by the mean of its own and its
 // neighbours' right verdicts on the grid.
 const grid = thresholds.map((t) => tallies.get(t)!);

@@ -100,11 +100,6 @@ console.log(
   `kits reported complete with a tool missing: ${chosen.falseComplete} of ${incompleteKits} scenes with tools missing; ` +
     `complete kits not passed: ${chosen.falseAlarms} of ${completeKits}`,
 );
-console.log('\nconfidence   verdicts right   complete with a tool missing   complete kits not passed');
-for (const [threshold, t] of tallies) {
-  console.log(
-    `${threshold.toFixed(2).padStart(10)}   ${(t.right / COUNT).toFixed(3).padStart(14)}   ${`${t.falseComplete}/${incompleteKits}`.padStart(28)}   ${`${t.falseAlarms}/${completeKits}`.padStart(24)}`,
-  );
-}
+console.log(`\n${verdicts.table(2)}`);
 console.log(`${(COUNT / seconds).toFixed(1)} scenes/s (render + recognise)`);
 if (wrong.length > 0) console.log(`\nfirst wrong verdicts:\n  ${wrong.join('\n  ')}`);

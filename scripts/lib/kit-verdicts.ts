@@ -60,6 +60,15 @@ export function createVerdictTallies(options: { thresholds: readonly number[]; r
     get incompleteKits() {
       return incompleteKits;
     },
+    /** The verdicts by confidence as a table (confidences with `decimals` digits). */
+    table(decimals: number): string {
+      const rows = [...tallies].map(
+        ([threshold, t]) =>
+          `${threshold.toFixed(decimals).padStart(10)}   ${(t.right / t.scenes).toFixed(3).padStart(14)}   ` +
+          `${`${t.falseComplete}/${incompleteKits}`.padStart(28)}   ${`${t.falseAlarms}/${completeKits}`.padStart(24)}`,
+      );
+      return ['confidence   verdicts right   complete with a tool missing   complete kits not passed', ...rows].join('\n');
+    },
     /**
      * Tallies one scene: `truth` holds the tool key of every tool in it, `detections` what the
      * detector returned at a confidence below every threshold. Returns the thresholds at which

@@ -3,7 +3,7 @@ import { TOOL_CLASSES } from '../../src/domain/tool-classes.js';
 import type { RawDetection } from '../../src/ml/detector.js';
 import { createVerdictTallies } from '../../scripts/lib/kit-verdicts.js';
 
-const ALL = TOOL_CLASSES.map((c) => c.key);
+const ALL: string[] = TOOL_CLASSES.map((c) => c.key);
 const seen = (key: string, confidence = 0.9): RawDetection => ({
   classId: ALL.indexOf(key),
   className: key,
