@@ -138,6 +138,16 @@ export function createKitCustodyRepository(db: DbOrTx) {
       return rows.length === 1;
     },
 
+    /** Back in the tool room after a review; false unless the kit is still flagged by that operation. */
+    async releaseFlagged(toolkitId: number, operationId: number, tx: DbOrTx): Promise<boolean> {
+      const rows = await tx
+        .update(toolkits)
+        .set({ holderId: null, heldSince: null, checkoutOperationId: null, flaggedOperationId: null })
+        .where(and(eq(toolkits.id, toolkitId), eq(toolkits.flaggedOperationId, operationId)))
+        .returning({ id: toolkits.id });
+      return rows.length === 1;
+    },
+
     /** Keep the kit with its holder, flagged by the operation a storekeeper must resolve. */
     async flag(toolkitId: number, holderId: number, operationId: number, tx: DbOrTx): Promise<boolean> {
       const rows = await tx

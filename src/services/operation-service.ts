@@ -6,8 +6,8 @@
  * and the operation row (with the kit's custody change) either all exist or none
  * does. Images are stored first; any later failure deletes them again.
  */
-import type { Operation, OperationType, ReviewDecision, UserRole } from '../db/schema/index.js';
-import { compareKit, type KitComparison } from '../domain/kit-comparison.js';
+import type { Operation, OperationStatus, OperationType, ReviewDecision, UserRole } from '../db/schema/index.js';
+import { compareKit, type ClassShortfall, type KitComparison, type UncertainClass } from '../domain/kit-comparison.js';
 import { TOOL_CLASSES } from '../domain/tool-classes.js';
 import type { DbOrTx } from '../db/client.js';
 import type { MediaStore } from '../media/media-store.js';
@@ -89,16 +89,47 @@ export function createOperationService(deps: {
 }) {
   const { operations, custody, logger } = deps;
 
-  /** The engineer the operation is for: engineers act for themselves; storekeepers and admins for anyone. */
-  async function resolveEngineer(actor: Actor, engineerId: number | undefined, fallback: number | null): Promise<OperationUser> {
+  /**
+   * The engineer the operation is for: engineers act for themselves; storekeepers and admins for anyone.
+   * A deactivated user cannot take a kit, but a kit they still hold must be able to come back.
+   */
+  async function resolveEngineer(
+    actor: Actor,
+    engineerId: number | undefined,
+    fallback: number | null,
+    options: { mayBeInactive?: boolean } = {},
+  ): Promise<OperationUser> {
     if (actor.role === 'engineer' && engineerId !== undefined && engineerId !== actor.id) {
       throw new ForbiddenError('operation.not_own', 'Engineers can only take and return kits for themselves');
     }
     const id = actor.role === 'engineer' ? actor.id : (engineerId ?? fallback ?? actor.id);
     const user = await deps.findUser(id);
     if (!user) throw new NotFoundError('user.not_found', `User ${id} does not exist`);
-    if (!user.isActive) throw new ConflictError('user.inactive', `User ${id} is deactivated`);
+    if (!user.isActive && !options.mayBeInactive) throw new ConflictError('user.inactive', `User ${id} is deactivated`);
     return user;
+  }
+
+  /**
+   * What the kit held when it was issued, as far as the record goes: the confident counts of
+   * the checkout photo, with a storekeeper's review applied. `confirmed` means the uncertain
+   * detections were the missing tools; corrected counts replace the counts of the classes they name.
+   */
+  async function countsAtCheckout(checkoutOp: Operation | null): Promise<Record<string, number>> {
+    if (!checkoutOp) return {};
+    const result = checkoutOp.resultJson;
+    const counts: Record<string, number> = { ...((result.counts as Record<string, number> | undefined) ?? {}) };
+    if (checkoutOp.resolution === 'confirmed') {
+      const uncertain = new Map(((result.uncertain as UncertainClass[] | undefined) ?? []).map((u) => [u.class_key, u.count]));
+      for (const m of (result.missing_tools as ClassShortfall[] | undefined) ?? []) {
+        counts[m.class_key] = (counts[m.class_key] ?? 0) + Math.min(m.count, uncertain.get(m.class_key) ?? 0);
+      }
+    }
+    if (checkoutOp.resolvedAt !== null) {
+      for (const entry of await operations.auditOf(checkoutOp.id)) {
+        Object.assign(counts, entry.after.corrected_counts as Record<string, number> | undefined);
+      }
+    }
+    return counts;
   }
 
   async function record(input: {
@@ -109,6 +140,8 @@ export function createOperationService(deps: {
     image: Buffer;
     recognition: Recognition;
     extraResult: Record<string, unknown>;
+    /** The recorded status when it is not the comparison's own (see checkin). */
+    status?: OperationStatus;
     applyCustody: (tx: DbOrTx, operation: Operation) => Promise<void>;
   }): Promise<Operation> {
     const { recognition } = input;
@@ -166,7 +199,7 @@ export function createOperationService(deps: {
             toolkitId: input.toolkitId,
             operationType: input.type,
             timestamp: deps.clock.now(),
-            status: c.status,
+            status: input.status ?? c.status,
             matchPercentage: c.match_percentage,
             resultJson,
             modelSha256: recognition.model.sha256,
@@ -230,12 +263,14 @@ export function createOperationService(deps: {
     if (input.engineerId !== undefined && input.engineerId !== kit.holderId) {
       throw new ConflictError('toolkit.held_by_other', `Toolkit «${kit.name}» is held by user ${kit.holderId}, not ${input.engineerId}`);
     }
-    const engineer = await resolveEngineer(input.actor, input.engineerId, kit.holderId);
+    const engineer = await resolveEngineer(input.actor, input.engineerId, kit.holderId, { mayBeInactive: true });
     const checkoutOp = kit.checkoutOperationId !== null ? await operations.findById(kit.checkoutOperationId) : null;
     // Recognise against the kit even if it was deactivated while out: it must still come back.
     const recognition = await deps.recognition.recognize({ image: input.image, toolkitId: input.toolkitId, confidence: input.confidence });
-    const countsAtCheckout = (checkoutOp?.resultJson.counts as Record<string, number> | undefined) ?? {};
-    const lost = lostSinceCheckout(countsAtCheckout, recognition.comparison.counts);
+    const lost = lostSinceCheckout(await countsAtCheckout(checkoutOp), recognition.comparison.counts);
+    // A tool that left with the kit and did not come back is a discrepancy even when the kit's
+    // list is complete again (a tool the list does not hold, seen at checkout): it may be in an aircraft.
+    const status = recognition.comparison.status === 'success' && lost.length > 0 ? 'discrepancy' : recognition.comparison.status;
 
     const operation = await record({
       actor: input.actor,
@@ -245,6 +280,7 @@ export function createOperationService(deps: {
       image: input.image,
       recognition,
       extraResult: { lost_since_checkout: lost, checkout_operation_id: checkoutOp?.id ?? null },
+      status,
       applyCustody: async (tx, op) => {
         const ok =
           op.status === 'success'
@@ -297,10 +333,8 @@ export function createOperationService(deps: {
       if (!resolved) throw new ConflictError('operation.already_resolved', `Operation ${op.id} was already resolved`);
       // A checkin flagged by this operation is closed by the review: the kit is back in the tool room,
       // and what was confirmed missing stays on record in the review.
-      let released = false;
-      if (op.operationType === 'checkin' && kit?.flaggedOperationId === op.id && kit.holderId !== null) {
-        released = await custody.release(op.toolkitId, kit.holderId, tx);
-      }
+      // Only while this operation still flags the kit: it may have come back and gone out again meanwhile.
+      const released = op.operationType === 'checkin' && (await custody.releaseFlagged(op.toolkitId, op.id, tx));
       const after = {
         status: op.status,
         resolution: input.decision,
