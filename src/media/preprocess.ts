@@ -1,7 +1,7 @@
 /**
  * Image pre-processing for YOLO models, matching Ultralytics' predictor:
- * EXIF auto-orient, RGB, letterbox (auto=False, centred, pad value 114), /255,
- * NCHW float32. Images are validated from their header before any pixel is decoded.
+ * EXIF auto-orient, RGB samples as stored (no colour management, as cv2.imread), letterbox
+ * (auto=False, centred, pad value 114), /255, NCHW float32. Images are validated from their header before any pixel is decoded.
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { UnprocessableImageError, UnsupportedMediaError } from '../shared/errors.js';
@@ -96,6 +96,10 @@ export async function preprocessImage(image: Buffer, options: PreprocessOptions)
   let info: OutputInfo;
   try {
     let pipeline = sharp(image, {
+      // RGB samples are read as stored, as OpenCV (and so Ultralytics, in training and predict)
+      // reads them: an embedded profile (a phone's Display P3) is not applied. Other colour
+      // spaces (CMYK, greyscale) still go through their profile to sRGB.
+      ignoreIcc: !header.needs.toSrgb,
       autoOrient: header.needs.orient,
       limitInputPixels: maxPixels,
       failOn: 'warning',

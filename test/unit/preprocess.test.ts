@@ -132,6 +132,23 @@ describe('preprocessImage', () => {
     expect(blue[2]! - blue[1]!, String(blue)).toBeGreaterThan(60);
   });
 
+  it('reads the stored samples of an RGB photo with an embedded profile, as OpenCV does (no colour management)', async () => {
+    // A phone photo tagged Display P3: the samples are P3-encoded. Ultralytics reads them with
+    // cv2.imread, which ignores the profile, so the tensor must hold the samples as stored.
+    const p3 = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 186, g: 71, b: 50 } } })
+      .withIccProfile('p3')
+      .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
+      .toBuffer();
+    expect((await sharp(p3).metadata()).icc).toBeDefined();
+    const { data: stored } = await sharp(p3, { ignoreIcc: true }).raw().toBuffer({ resolveWithObject: true });
+    const { data: managed } = await sharp(p3).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    // The two readings differ, so the test tells them apart.
+    expect(Math.max(...[0, 1, 2].map((c) => Math.abs(stored[c]! - managed[c]!)))).toBeGreaterThan(5);
+
+    const result = await preprocessImage(p3, { imgsz: [32, 32] });
+    expect(pixel(result.tensor, 32, 16, 16)).toEqual([stored[0], stored[1], stored[2]]);
+  });
+
   it('applies EXIF orientation 6: sizes and pixels refer to the upright image', async () => {
     const upright = await twoColourImage(640, 350);
     // Pixels stored rotated 90° counter-clockwise; orientation 6 tells viewers to rotate them back.
