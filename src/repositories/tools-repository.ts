@@ -1,7 +1,7 @@
 /** Tools of the register: the only code that reads or writes the `tools` table. */
-import { and, asc, count, eq, ilike, inArray, or, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, ilike, inArray, isNotNull, or, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { operations, toolkitItems, tools, type NewTool, type Tool } from '../db/schema/index.js';
+import { operations, toolkitItems, toolkits, tools, type NewTool, type Tool } from '../db/schema/index.js';
 import { definedOnly, escapeLike } from './pg-helpers.js';
 
 export const SERIAL_NUMBER_CONSTRAINT = 'tools_serial_number_unique';
@@ -67,6 +67,16 @@ export async function toolHasHistory(db: DbOrTx, toolId: number): Promise<boolea
     .where(eq(toolkitItems.toolId, toolId))
     .limit(1);
   return rows.length > 0;
+}
+
+/** Kits holding this tool that are checked out now (their contents must not change until they are back). */
+export async function heldKitsWithTool(db: DbOrTx, toolId: number): Promise<Array<{ id: number; name: string; holderId: number }>> {
+  const rows = await db
+    .select({ id: toolkits.id, name: toolkits.name, holderId: toolkits.holderId })
+    .from(toolkitItems)
+    .innerJoin(toolkits, eq(toolkits.id, toolkitItems.toolkitId))
+    .where(and(eq(toolkitItems.toolId, toolId), isNotNull(toolkits.holderId)));
+  return rows.map((r) => ({ ...r, holderId: r.holderId! }));
 }
 
 /** Remove the tool and its places in kits (call inside a transaction). False when absent. */

@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../repositories/pg-helpers.js';
 import {
   deleteTool,
   findToolById,
+  heldKitsWithTool,
   insertTool,
   listTools,
   SERIAL_NUMBER_CONSTRAINT,
@@ -59,10 +60,27 @@ export function createToolsService(deps: { db: Db }) {
       );
     },
 
+    /**
+     * The class a tool is recognised as is part of what its kits must contain: it cannot change
+     * while one of those kits is out, or the kit would be judged on return against contents it
+     * was not issued with (as replacing a held kit's items is refused).
+     */
     async update(id: number, patch: ToolPatch): Promise<Tool> {
-      const tool = await uniqueSerial(patch.serialNumber, () => updateTool(db, id, patch));
-      if (!tool) throw notFound(id);
-      return tool;
+      return db.transaction(async (tx) => {
+        const current = await findToolById(tx, id);
+        if (!current) throw notFound(id);
+        if (patch.classKey !== undefined && patch.classKey !== current.classKey) {
+          const held = await heldKitsWithTool(tx, id);
+          if (held.length > 0) {
+            throw new ConflictError('tool.in_held_kit', `The tool is in a kit that is checked out («${held[0]!.name}»); change its class after the kit is returned`, {
+              toolkit_ids: held.map((k) => k.id),
+            });
+          }
+        }
+        const tool = await uniqueSerial(patch.serialNumber, () => updateTool(tx, id, patch));
+        if (!tool) throw notFound(id);
+        return tool;
+      });
     },
 
     /** Only a tool without history can go; one whose kit has operations is deactivated instead. */

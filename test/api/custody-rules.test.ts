@@ -131,6 +131,24 @@ describe.each(BACKENDS)('custody rules on %s', (backend) => {
     expect(back2.json().result_json.lost_since_checkout).toEqual([]);
   });
 
+  it('a tool cannot change class while a kit holding it is out', async () => {
+    const kitId = await newKit();
+    const engineer = await createUser(t, await t.login(), 'engineer', `cr-class-${backend}`);
+    expect((await submit(engineer.auth, { toolkit_id: kitId, operation_type: 'checkout' }, photos.full!)).statusCode).toBe(201);
+    const toolId = toolIds[0]!;
+    const before = (await t.app.inject({ url: `/api/v1/tools/${toolId}`, headers: admin })).json();
+    const other = before.class_key === 'pliers' ? 'side_cutters' : 'pliers';
+
+    const refused = await t.app.inject({ method: 'PATCH', url: `/api/v1/tools/${toolId}`, headers: admin, payload: { class_key: other } });
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json()).toMatchObject({ code: 'tool.in_held_kit' });
+    expect(refused.json().toolkit_ids).toContain(kitId);
+    // Other fields may still change, and the class is untouched.
+    const renamed = await t.app.inject({ method: 'PATCH', url: `/api/v1/tools/${toolId}`, headers: admin, payload: { category: 'Ручной инструмент' } });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    expect(renamed.json().class_key).toBe(before.class_key);
+  });
+
   it('resolving an old checkin does not take the kit from its next holder', async () => {
     const kitId = await newKit();
     const engineer = await createUser(t, await t.login(), 'engineer', `cr-again-${backend}`);

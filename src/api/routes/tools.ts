@@ -75,6 +75,7 @@ export const toolRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
       schema: {
         tags: ['tools'],
         summary: 'Edit a tool (is_active: false retires it)',
+        description: 'Its class_key cannot change while a kit holding it is checked out (409 `tool.in_held_kit`).',
         security: bearerSecurity,
         params: IdParams,
         body: UpdateToolBody,
