@@ -8,6 +8,9 @@
  * Skipped and listed with a reason: directories, symlinks, absolute names, `..`
  * segments, nested archives, encrypted or oddly compressed entries, entries over the
  * size or compression-ratio limits (zip bombs), anything whose bytes are not an image.
+ * The ratio is bounded for the archive as a whole too: entries are inflated only while
+ * their declared sizes together stay within `maxRatio` × the archive's size (or a small
+ * floor), so a thousand small bombs weigh no more than one.
  */
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { AppError } from '../shared/errors.js';
@@ -20,7 +23,10 @@ export interface ZipLimits {
   maxEntryBytes: number;
   /** Uncompressed bytes of all accepted images together. */
   maxTotalBytes: number;
-  /** Uncompressed/compressed above this (for entries over 1 MiB) → treated as a zip bomb. */
+  /**
+   * Uncompressed/compressed above this (for entries over 1 MiB) → treated as a zip bomb;
+   * also what the archive's inflated entries may total, times its size.
+   */
   maxRatio: number;
 }
 
@@ -65,7 +71,14 @@ export class ZipError extends AppError {
 
 /** Ratio checks apply from this size on: small files (text, tiny PNGs) compress well legitimately. */
 const RATIO_MIN_BYTES = 1024 * 1024;
-const MAX_NAME_LENGTH = 1024;
+/**
+ * What any archive may inflate to, whatever its ratio: small archives (a few PNGs or
+ * screenshots) compress well legitimately. Photo archives barely compress (JPEGs are
+ * compressed already), so larger ones stay far below maxRatio × their size.
+ */
+const ARCHIVE_FLOOR_BYTES = 16 * 1024 * 1024;
+/** Longest entry name (in characters); longer names are skipped as `invalid_name`. */
+export const MAX_NAME_LENGTH = 1024;
 const NESTED_ARCHIVE_EXT = /\.(zip|jar|apk|rar|7z|tar|tgz|gz|bz2|xz|zst|cab|iso)$/i;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -95,6 +108,28 @@ function checkHeader(entry: Entry, name: string, limits: ZipLimits): SkippedZipE
     }
   }
   return null;
+}
+
+/**
+ * The archive-wide ratio: entries are inflated while their declared sizes together stay
+ * within maxRatio × the archive's size (at least ARCHIVE_FLOOR_BYTES). yauzl checks that
+ * no entry inflates past its declared size, so this bounds the bytes actually inflated.
+ */
+function inflateBudget(archiveBytes: number, limits: ZipLimits) {
+  const budget = Math.max(limits.maxRatio * archiveBytes, ARCHIVE_FLOOR_BYTES);
+  let declared = 0;
+  /** Reserves the entry's declared size; a skip when it would exceed the budget. */
+  return (entry: Entry, name: string): SkippedZipEntry | null => {
+    if (declared + entry.uncompressedSize > budget) {
+      return {
+        entry_name: name,
+        reason: 'compression_ratio',
+        detail: `the archive's entries together inflate to more than ${budget} bytes from ${archiveBytes} (above ${limits.maxRatio}:1; zip bomb)`,
+      };
+    }
+    declared += entry.uncompressedSize;
+    return null;
+  };
 }
 
 /** Nested archives recognised by their bytes, whatever their name. */
@@ -205,8 +240,10 @@ export interface ZipScan {
 /** Central directory only, nothing inflated: how many entries could be images. */
 export async function scanZip(file: string, limits: ZipLimits): Promise<ZipScan> {
   let candidates = 0;
-  const result = await walkZip(file, limits, async (entry, name) => {
-    if (!checkHeader(entry, name, limits)) candidates++;
+  let reserve: ReturnType<typeof inflateBudget> | null = null;
+  const result = await walkZip(file, limits, async (entry, name, zip) => {
+    reserve ??= inflateBudget(zip.fileSize, limits);
+    if (!checkHeader(entry, name, limits) && !reserve(entry, name)) candidates++;
   });
   return { candidates, entries: result.entries };
 }
@@ -260,7 +297,9 @@ export async function readZipImages(
   let index = 0;
   let images = 0;
   let totalBytes = 0;
+  let reserve: ReturnType<typeof inflateBudget> | null = null;
   const { entries } = await walkZip(file, limits, async (entry, name, zip) => {
+    reserve ??= inflateBudget(zip.fileSize, limits);
     const position = index++;
     const skip = (reason: SkipReason, detail: string): void => {
       skipped.push({ entry_name: name, reason, detail });
@@ -274,6 +313,11 @@ export async function readZipImages(
     if (seen.has(name)) return skip('duplicate_name', 'another entry has the same name');
     if (totalBytes + entry.uncompressedSize > limits.maxTotalBytes) {
       return skip('total_size_limit', `the archive's images together exceed ${limits.maxTotalBytes} bytes uncompressed`);
+    }
+    const overBudget = reserve(entry, name);
+    if (overBudget) {
+      skipped.push(overBudget);
+      return;
     }
     let data: Buffer | null;
     try {

@@ -125,6 +125,36 @@ describe('readZipImages', () => {
     expect(process.memoryUsage().rss - rss).toBeLessThan(100 * 1024 * 1024);
   });
 
+  it('bounds what the whole archive inflates to: many entries under 1 MiB of zeros behind a JPEG signature', async () => {
+    // Each entry is below the per-entry ratio check (1 MiB) and deflates to about 1 KB.
+    const zeros = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(1024 * 1024 - 1 - 4)]);
+    const zip = buildZip(Array.from({ length: 300 }, (_, i) => ({ name: `zeros-${i}.jpg`, data: zeros })));
+    expect(zip.length).toBeLessThan(1024 * 1024);
+    let inflated = 0;
+    const file = path.join(tmp.dir, 'small-bombs.zip');
+    fs.writeFileSync(file, zip);
+    const { images, skipped } = await readZipImages(file, LIMITS, async (img) => {
+      inflated += img.data.length;
+    });
+    // Never more than maxRatio × the archive, or a small floor for small archives (16 MiB).
+    expect(inflated).toBeLessThanOrEqual(Math.max(LIMITS.maxRatio * zip.length, 16 * 1024 * 1024));
+    expect(images + skipped.length).toBe(300);
+    expect(skipped.length).toBeGreaterThan(250);
+    expect(new Set(skipped.map((s) => s.reason))).toEqual(new Set(['compression_ratio']));
+    expect(skipped[0]!.detail).toMatch(/zip bomb/);
+  });
+
+  it('lets an ordinary archive of photos through, even with a low ratio limit', async () => {
+    const photos = await Promise.all(Array.from({ length: 8 }, (_, i) => jpeg(320 + i * 8, 240)));
+    const { images, skipped } = await read(
+      'photos.zip',
+      buildZip(photos.map((data, i) => ({ name: `${i}.jpg`, data }))),
+      { ...LIMITS, maxRatio: 2 },
+    );
+    expect(images).toHaveLength(8);
+    expect(skipped).toEqual([]);
+  });
+
   it('stops at the total uncompressed size', async () => {
     const { images, skipped } = await read(
       'total.zip',
