@@ -2,6 +2,8 @@
  * Multipart uploads that may be large (archives, many photos): each file is hashed
  * while it streams in, kept in memory while small and spooled to a temporary file
  * under DATA_DIR/tmp beyond `memoryBytes`, so a 500 MB archive never sits in memory.
+ * Small files count against `memoryTotalBytes` for the whole request: once that much
+ * is held, every further file is spooled too (1,000 photos of 1 MB are not 1 GB held).
  * `cleanup()` removes the spooled files; callers run it in `finally`, and it runs
  * here too when reading fails half-way.
  */
@@ -33,6 +35,8 @@ export interface SpoolOptions {
   maxTotalBytes: number;
   /** Files up to this size stay in memory. Default 1 MiB. */
   memoryBytes?: number;
+  /** In-memory bytes of all files of the request; beyond, files are spooled. Default 8 MiB. */
+  memoryTotalBytes?: number;
   /** Fields always spooled to disk whatever their size (archives: yauzl reads a file). */
   spoolFields?: string[];
   /** The error for more than `maxFiles` files (default: 413 request.too_many_files). */
@@ -52,6 +56,7 @@ export async function readSpooledUpload<S extends TObject>(
 ): Promise<{ fields: Static<S>; files: SpooledFile[]; cleanup: () => Promise<void> }> {
   if (!request.isMultipart()) throw new UnsupportedMediaError('Send the request as multipart/form-data');
   const memoryBytes = options.memoryBytes ?? MiB;
+  const memoryTotalBytes = options.memoryTotalBytes ?? 8 * MiB;
   const fileFields = Object.keys(options.maxBytes);
   const largest = Math.max(...Object.values(options.maxBytes));
   const files: SpooledFile[] = [];
@@ -61,6 +66,8 @@ export async function readSpooledUpload<S extends TObject>(
   };
   const raw: Record<string, string> = {};
   let totalBytes = 0;
+  /** Bytes of the files kept in memory so far. */
+  let heldBytes = 0;
 
   try {
     // Route-level limits: many files here, one file on the single-image routes.
@@ -100,7 +107,7 @@ export async function readSpooledUpload<S extends TObject>(
           hash.update(chunk);
           if (file) {
             await file.write(chunk);
-          } else if (size > memoryBytes || options.spoolFields?.includes(field)) {
+          } else if (size > memoryBytes || heldBytes + size > memoryTotalBytes || options.spoolFields?.includes(field)) {
             await fsp.mkdir(options.spoolDir, { recursive: true });
             filePath = path.join(options.spoolDir, `upload-${crypto.randomUUID()}.part`);
             spooled.push(filePath);
@@ -117,6 +124,7 @@ export async function readSpooledUpload<S extends TObject>(
       }
       if (part.file.truncated) throw new PayloadTooLargeError(`"${part.filename}" is larger than ${describe(limit)}`);
       const data = filePath ? null : Buffer.concat(chunks, size);
+      if (data) heldBytes += size;
       const spooledPath = filePath;
       files.push({
         field,
