@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { imageType } from '../media/image-type.js';
-import { readZipImages, scanZip, ZipError, type SkippedZipEntry, type ZipLimits } from '../media/zip-reader.js';
+import { MAX_NAME_LENGTH, readZipImages, scanZip, ZipError, type SkippedZipEntry, type ZipLimits } from '../media/zip-reader.js';
 import type { SkippedEntry } from '../db/schema/index.js';
 
 /** An uploaded file as the spooling reader hands it over. */
@@ -54,12 +54,14 @@ export async function forEachImage(
     return { skipped: skipped.map((s: SkippedZipEntry) => ({ ...s })) };
   }
   const skipped: SkippedEntry[] = [];
-  const names = new Map<string, number>();
+  const used = new Set<string>();
   for (const [index, file] of source.files.entries()) {
-    // Names label results; two uploads called photo.jpg become photo.jpg and photo.jpg (2).
-    const seen = names.get(file.filename) ?? 0;
-    names.set(file.filename, seen + 1);
-    const name = seen === 0 ? file.filename : `${file.filename} (${seen + 1})`;
+    // Names label results, one result per name: two uploads called photo.jpg become
+    // photo.jpg and photo.jpg (2), and a third called photo.jpg (2) becomes photo.jpg (2) (2).
+    const label = uploadLabel(file.filename);
+    let name = label;
+    for (let n = 2; used.has(name); n++) name = `${label} (${n})`;
+    used.add(name);
     const data = await file.read();
     const type = imageType(data);
     if (type.ext === 'bin') {
@@ -69,6 +71,17 @@ export async function forEachImage(
     await onImage({ index, name, data, ext: type.ext });
   }
   return { skipped };
+}
+
+/**
+ * An uploaded file's name as a label, cleaned as ZIP entry names are: control characters
+ * become `?` (NUL too, which PostgreSQL refuses in text and jsonb), at most
+ * MAX_NAME_LENGTH characters (never half a character), `unnamed` when empty.
+ */
+export function uploadLabel(filename: string): string {
+  // eslint-disable-next-line no-control-regex
+  const cleaned = Array.from(filename.replace(/[\u0000-\u001f\u007f]/g, '?')).slice(0, MAX_NAME_LENGTH).join('');
+  return cleaned.length > 0 ? cleaned : 'unnamed';
 }
 
 /** The part of a prediction the summary reads. */

@@ -27,7 +27,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 export function createJobRunner(deps: {
   jobs: JobsRepository;
-  predictions: Pick<PredictionService, 'predict'>;
+  predictions: Pick<PredictionService, 'predictStored'>;
   predictionRows: Pick<PredictionsRepository, 'delete'>;
   media: MediaStore;
   metrics: Metrics;
@@ -88,7 +88,7 @@ export function createJobRunner(deps: {
       }
       const image = await readAll(stored.stream);
       try {
-        const prediction = await deps.predictions.predict({
+        const { prediction, photoTaken } = await deps.predictions.predictStored({
           userId: job.userId,
           image,
           toolkitId: job.toolkitId,
@@ -100,7 +100,8 @@ export function createJobRunner(deps: {
           state: 'done',
           predictionId: prediction.id,
           result: prediction as unknown as Record<string, unknown>,
-          sourceHandedOver: true,
+          // Only a preview that took the photo over removes it; otherwise the job's clean-up does.
+          sourceHandedOver: photoTaken,
         });
       } catch (err) {
         const transient = !(err instanceof AppError) || err.status >= 500;

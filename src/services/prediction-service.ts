@@ -31,20 +31,16 @@ export function createPredictionService(deps: {
   predictions: PredictionsRepository;
   logger: Logger;
 }) {
-  async function predict(input: {
+  interface PredictInput {
     userId: number | null;
     image: Buffer;
     toolkitId: number;
     confidence?: number;
     jobId?: string;
-    /**
-     * The photo is stored under this key already (a job input): the annotated image is
-     * drawn when first opened, and the key passes to the preview (retention removes it).
-     * Segment models draw at once: their masks are not kept in the stored result.
-     */
-    storedAs?: string;
-  }): Promise<PredictionResult> {
-    const defer = input.storedAs !== undefined && deps.recognition.modelTask() !== 'segment';
+  }
+
+  async function run(input: PredictInput, storedAs: string | null): Promise<{ prediction: PredictionResult; photoTaken: boolean }> {
+    const defer = storedAs !== null && deps.recognition.modelTask() !== 'segment';
     const { annotated, ...recognition } = await deps.recognition.recognize({ ...input, draw: !defer });
     const key = newMediaKey('preview', 'annotated.jpg');
     if (annotated) await deps.media.put(key, annotated, 'image/jpeg');
@@ -53,16 +49,31 @@ export function createPredictionService(deps: {
         userId: input.userId,
         toolkitId: input.toolkitId,
         jobId: input.jobId ?? null,
-        originalImageKey: defer ? input.storedAs! : null,
+        originalImageKey: defer ? storedAs : null,
         annotatedImageKey: key,
         resultJson: toStoredResult(recognition),
       });
-      return { id: row.id, ...recognition, image_url: mediaUrl(key) };
+      return { prediction: { id: row.id, ...recognition, image_url: mediaUrl(key) }, photoTaken: defer };
     } catch (err) {
       // No record, no file: the image would be unreachable anyway.
       if (annotated) await deps.media.delete(key).catch((e: Error) => deps.logger.error({ key, err: e.message }, 'could not remove orphan preview image'));
       throw err;
     }
+  }
+
+  async function predict(input: PredictInput): Promise<PredictionResult> {
+    return (await run(input, null)).prediction;
+  }
+
+  /**
+   * A photo stored under `storedAs` already (a job input). The annotated image is drawn
+   * when first opened, and the preview takes the photo over (retention removes it):
+   * `photoTaken`. Segment models draw at once (their masks are not kept in the stored
+   * result), so the photo stays the caller's to remove.
+   */
+  async function predictStored(input: PredictInput & { storedAs: string }): Promise<{ prediction: PredictionResult; photoTaken: boolean }> {
+    const { storedAs, ...rest } = input;
+    return run(rest, storedAs);
   }
 
   /**
@@ -94,7 +105,7 @@ export function createPredictionService(deps: {
     return true;
   }
 
-  return { predict, drawDeferred };
+  return { predict, predictStored, drawDeferred };
 }
 
 function toStoredResult(recognition: Omit<Recognition, 'annotated'>): Record<string, unknown> {

@@ -1,9 +1,12 @@
 /** The jobs API without Redis: the API process runs the jobs (in-process queue). */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobEvent } from '../../src/services/job-service.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createScriptedDetector, FULL_KIT, kitWithout, solidJpeg, type ScriptedDetection } from '../helpers/fake-detector.js';
 import { multipartBody } from '../helpers/multipart.js';
@@ -256,6 +259,82 @@ describe('jobs API (in-process queue)', () => {
     expect((jobs as unknown as { rows: Array<{ n: number }> }).rows[0]).toEqual({ n: 0 });
   });
 
+  it('labels photos uniquely when their names repeat, even names that look like earlier labels', async () => {
+    const res = await submit(owner.auth, [
+      { field: 'images', data: photos[0]!, filename: 'a.jpg' },
+      { field: 'images', data: photos[1]!, filename: 'a.jpg' },
+      { field: 'images', data: photos[2]!, filename: 'a.jpg (2)' },
+      { field: 'images', data: Buffer.from('not a photo'), filename: 'a.jpg' },
+    ]);
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json().skipped).toEqual([expect.objectContaining({ entry_name: 'a.jpg (3)', reason: 'not_an_image' })]);
+    const job = await waitFor(res.json().job_id, owner.auth);
+    expect(job.state).toBe('completed');
+    expect(job.results.map((r: { entry_name: string }) => r.entry_name)).toEqual(['a.jpg', 'a.jpg (2)', 'a.jpg (2) (2)']);
+  });
+
+  it('cleans control characters out of uploaded file names, as out of ZIP entry names', async () => {
+    const res = await submit(owner.auth, [
+      { field: 'images', data: photos[3]!, filename: 'nul\u0000.jpg' },
+      { field: 'images', data: Buffer.from('not a photo'), filename: 'bad\u0001\u0000.jpg' },
+    ]);
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json().skipped).toEqual([expect.objectContaining({ entry_name: 'bad??.jpg', reason: 'not_an_image' })]);
+    const job = await waitFor(res.json().job_id, owner.auth);
+    expect(job.results.map((r: { entry_name: string }) => r.entry_name)).toEqual(['nul?.jpg']);
+  });
+
+  it('stops following a job when the client leaves before the first event', async () => {
+    // A stand-in for watch(): its first event waits until the client has gone, then it
+    // polls (as the real one does) until its signal is aborted.
+    const service = t.deps.jobs.service;
+    const realWatch = service.watch;
+    let entered!: () => void;
+    const inWatch = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let signal: AbortSignal | null = null;
+    let polls = 0;
+    let finished = false;
+    let giveUp = false;
+    service.watch = async function* (_viewer, _id, options): AsyncGenerator<JobEvent> {
+      signal = options.signal;
+      try {
+        entered();
+        await gate;
+        const progress = { state: 'running', total: 1, processed: 0, failed: 0 } as const;
+        yield { event: 'progress', data: progress };
+        while (!options.signal.aborted && !giveUp) {
+          polls++;
+          await new Promise((r) => setTimeout(r, 10));
+          yield { event: 'progress', data: progress };
+        }
+      } finally {
+        finished = true;
+      }
+    };
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = t.app.server.address() as AddressInfo;
+      const client = http.get(`http://127.0.0.1:${port}/api/v1/jobs/${crypto.randomUUID()}/events`, { headers: owner.auth });
+      client.on('error', () => undefined);
+      await inWatch;
+      client.destroy();
+      // The server has seen the client go before the first event exists.
+      const connections = () => new Promise<number>((r) => t.app.server.getConnections((_e, n) => r(n)));
+      for (let i = 0; i < 200 && (await connections()) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      release();
+      for (let i = 0; i < 200 && !finished; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(signal!.aborted).toBe(true);
+      expect(finished).toBe(true);
+      expect(polls).toBe(0);
+    } finally {
+      giveUp = true;
+      release();
+      service.watch = realWatch;
+    }
+  });
+
   it('refuses bad submissions with clear problems', async () => {
     const none = await submit(owner.auth, []);
     expect(none.statusCode).toBe(400);
@@ -269,5 +348,58 @@ describe('jobs API (in-process queue)', () => {
     const corrupt = await submit(owner.auth, [{ field: 'zip_file', data: Buffer.from('PK\u0003\u0004 definitely not a zip'), filename: 'a.zip' }]);
     expect(corrupt.statusCode).toBe(422);
     expect(corrupt.json().code).toBe('zip.corrupt');
+  });
+});
+
+describe('jobs API with a segment model', () => {
+  let t: TestApp;
+  let owner: User;
+  let kitId: number;
+
+  beforeAll(async () => {
+    const scripted = createScriptedDetector(() => FULL_KIT);
+    const detector = { ...scripted, info: { ...scripted.info, task: 'segment' as const } };
+    t = await buildTestApp({ overrides: { detector }, env: { RESULT_CACHE_TTL: '0' } });
+    owner = await createUser(t, await t.login(), 'engineer', 'segment-owner');
+    kitId = (await t.app.inject({ url: '/api/v1/toolkits', headers: owner.auth })).json().items[0].id;
+  });
+  afterAll(() => t?.close());
+
+  it('draws the previews at once and removes the input photos when the job is over', async () => {
+    const files = await Promise.all([0, 1].map(async (i) => ({ field: 'images', data: await solidJpeg([60 + i * 90, 90, 60], 160, 120), filename: `s${i}.jpg` })));
+    const body = await multipartBody({ toolkit_id: kitId }, files);
+    // The uploaded photos as they are stored (jobs/…).
+    const media = t.deps.media;
+    const realPut = media.put;
+    const inputs: string[] = [];
+    media.put = async (key, data, type) => {
+      if (key.startsWith('jobs/')) inputs.push(key);
+      return realPut.call(media, key, data, type);
+    };
+    let res;
+    try {
+      res = await t.app.inject({ method: 'POST', url: '/api/v1/jobs', headers: { ...owner.auth, ...body.headers }, payload: body.payload });
+    } finally {
+      media.put = realPut;
+    }
+    expect(res.statusCode, res.body).toBe(202);
+    const id = res.json().job_id as string;
+    expect(inputs).toHaveLength(2);
+
+    // Done once the job is over and its clean-up has run (no item refers to a stored input).
+    for (let i = 0; i < 200; i++) {
+      const { job, items } = await t.deps.jobs.service.report({ id: owner.id, role: 'engineer' }, id);
+      if (job.state === 'completed' && items.every((item) => item.sourceKey === null)) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const job = (await t.app.inject({ url: `/api/v1/jobs/${id}`, headers: owner.auth })).json() as { state: string; results: Array<{ prediction: { image_url: string } }> };
+    expect(job.state).toBe('completed');
+    // The previews were drawn at once: their images exist without being opened.
+    for (const r of job.results) expect(fs.existsSync(path.join(t.config.mediaDir, r.prediction.image_url.replace(/^\/media\//, '')))).toBe(true);
+    // Nothing refers to the uploaded photos any more, so none is left behind.
+    for (const key of inputs) expect(await media.exists(key), key).toBe(false);
+    expect(filesUnder(path.join(t.config.mediaDir, 'jobs'))).toEqual([]);
+    const rows = await t.deps.db.execute(sql`select count(*)::int as n from predictions where job_id = ${id} and original_image_key is not null`);
+    expect((rows as unknown as { rows: Array<{ n: number }> }).rows[0]).toEqual({ n: 0 });
   });
 });

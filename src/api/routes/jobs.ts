@@ -218,13 +218,24 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
     async (request, reply) => {
       const id = (request.params as { id: string }).id;
       const who = viewer(request);
+      // Listening before the first await: a client that leaves while the first event is
+      // read must still stop the polling (its 'close' would not come again).
       const controller = new AbortController();
+      const abort = () => controller.abort();
+      request.raw.once('close', abort);
+      reply.raw.once('close', abort);
+      if (request.raw.destroyed || reply.raw.destroyed) abort();
       const events = service.watch(who, id, { signal: controller.signal });
       // The first event proves the job exists and is visible (404 otherwise) before the stream starts.
       const first = await events.next();
+      if (controller.signal.aborted) {
+        // Nobody is listening any more: end the watch without starting a stream.
+        await events.return(undefined);
+        return reply.send();
+      }
       const stream = new PassThrough();
       const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      reply.raw.on('close', () => controller.abort());
+      stream.once('close', abort);
       void (async () => {
         try {
           if (!first.done) stream.write(sseFrame(first.value));
