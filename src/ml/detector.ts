@@ -42,6 +42,19 @@ export interface ModelInfo {
    * training script; Ultralytics exports have none): applies when NMS_AGNOSTIC is not set.
    */
   agnosticNms?: boolean;
+  /**
+   * Set for models whose graph ends in its own NMS (`export(nms=True)`; YOLOv10 / YOLO26
+   * end-to-end heads): their rows come filtered and suppressed, so the NMS IoU and agnostic
+   * settings do not apply, at most `maxDetections` rows come per image, and no score under
+   * `confidenceFloor` (fixed at export; null when the head has none or it is unknown) arrives.
+   * `kind` says how it was recognised: the `args` metadata, the `end2end` metadata, or the
+   * output's shape alone.
+   */
+  builtInNms?: {
+    kind: 'nms-export' | 'end2end' | 'output-shape';
+    maxDetections: number | null;
+    confidenceFloor: number | null;
+  };
 }
 
 export interface DetectOptions {
@@ -73,6 +86,12 @@ export interface DetectionResult {
 
 export interface Detector {
   readonly info: ModelInfo;
+  /**
+   * Why the loaded model cannot run now (every inference session died and none could be
+   * started again; retried with backoff); null or absent while it can. Health reports the
+   * model as not loaded then, and detect() answers 503 model.unavailable.
+   */
+  readonly unavailableReason?: string | null;
   /** Decode, letterbox, run, decode outputs, NMS, scale back. Throws AppError for bad images. */
   detect(image: Buffer, options: DetectOptions): Promise<DetectionResult>;
   close(): Promise<void>;

@@ -1,9 +1,13 @@
 /**
  * A fixed set of worker threads, each with one onnxruntime session, fed from a FIFO queue.
  * A worker that dies is replaced; the request it was running fails, the others continue.
+ * A replacement that cannot load the model (the file was replaced or removed) is tried again
+ * with backoff; while no worker is alive and the last attempt failed, queued and new runs are
+ * refused at once (InferenceUnavailableError) rather than waiting for a worker that may never come.
  */
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from '../shared/logger.js';
 import type { RunRequest, WireTensor, WorkerInit, WorkerMessage } from './inference-messages.js';
 import type { ModelSignature } from './model-info.js';
 import type { OutputTensor } from './yolo-output.js';
@@ -16,6 +20,24 @@ export interface InferencePoolOptions {
   threads: number;
   /** Intra-op threads spin between runs (onnxruntime's default). Default true. */
   spin?: boolean;
+  /** Wait before starting a failed replacement worker again; doubled per failure. Default 1 s. */
+  respawnBackoffMs?: number;
+  /** Longest wait between attempts. Default 30 s. */
+  respawnMaxBackoffMs?: number;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Sees every worker thread started (tests end one to stand for a crash). */
+  onWorker?: (worker: Worker) => void;
+}
+
+/** No inference worker is alive and none could be started; `retryAfterMs` until the next attempt. */
+export class InferenceUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = 'InferenceUnavailableError';
+  }
 }
 
 export interface InferenceOutput {
@@ -29,6 +51,8 @@ export interface InferencePool {
   readonly size: number;
   /** Requests queued or running. */
   readonly pending: number;
+  /** Why runs are refused now (no worker alive, the last start failed); null while they are served. */
+  readonly unavailable: string | null;
   /** Runs the model; `feeds` buffers are transferred to the worker (unusable afterwards). */
   run(feeds: Record<string, WireTensor>): Promise<InferenceOutput>;
   close(): Promise<void>;
@@ -71,12 +95,19 @@ export async function createInferencePool(options: InferencePoolOptions): Promis
   const queue: Job[] = [];
   const idle: Slot[] = [];
   const slots = new Set<Slot>();
+  const backoffMs = options.respawnBackoffMs ?? 1_000;
+  const maxBackoffMs = options.respawnMaxBackoffMs ?? 30_000;
+  const timers = new Set<NodeJS.Timeout>();
+  const { logger } = options;
   let nextId = 1;
   let closed = false;
+  /** Set while no worker is alive and the last attempt to start one failed. */
+  let outage: { error: Error; retryAt: number } | null = null;
 
   function spawn(): Promise<{ slot: Slot; signature: ModelSignature }> {
     return new Promise((resolve, reject) => {
       const worker = new Worker(entry.source, { workerData: init, eval: entry.eval });
+      options.onWorker?.(worker);
       const slot: Slot = { worker, job: null };
       let ready = false;
       worker.on('message', (message: WorkerMessage) => {
@@ -100,9 +131,9 @@ export async function createInferencePool(options: InferencePoolOptions): Promis
         if (!ready) reject(error);
         else slot.job?.reject(new Error(`Inference worker failed: ${error.message}`));
       });
-      worker.on('exit', () => {
+      worker.on('exit', (code) => {
         if (!ready) return reject(new Error('Inference worker exited while loading the model'));
-        replace(slot);
+        replace(slot, code);
       });
     });
   }
@@ -117,18 +148,51 @@ export async function createInferencePool(options: InferencePoolOptions): Promis
   }
 
   /** A worker died: fail its request and start a new worker in its place. */
-  function replace(slot: Slot): void {
+  function replace(slot: Slot, exitCode: number): void {
     slots.delete(slot);
     const index = idle.indexOf(slot);
     if (index >= 0) idle.splice(index, 1);
     slot.job?.reject(new Error('Inference worker exited unexpectedly'));
     slot.job = null;
     if (closed) return;
+    logger?.error({ modelPath: options.modelPath, exitCode, workersAlive: slots.size }, 'inference worker exited; starting another');
+    respawn(0);
+  }
+
+  /** Start a worker in a dead one's place; on failure try again after a growing wait, until the pool closes. */
+  function respawn(failures: number): void {
     spawn().then(
-      ({ slot: fresh }) => (closed ? void fresh.worker.terminate() : dispatch(fresh)),
-      (error: Error) => {
-        if (slots.size === 0) for (const job of queue.splice(0)) job.reject(error);
+      ({ slot: fresh }) => {
+        if (closed) return void fresh.worker.terminate();
+        if (outage) logger?.info({ modelPath: options.modelPath, attempts: failures + 1 }, 'inference worker running again');
+        outage = null;
+        dispatch(fresh);
       },
+      (error: Error) => {
+        if (closed) return;
+        const delay = Math.min(maxBackoffMs, backoffMs * 2 ** failures);
+        if (slots.size === 0) {
+          outage = { error, retryAt: Date.now() + delay };
+          for (const job of queue.splice(0)) job.reject(unavailableError());
+        }
+        logger?.error(
+          { modelPath: options.modelPath, err: error.message, attempt: failures + 1, retryInMs: delay, workersAlive: slots.size },
+          'inference worker could not be started again',
+        );
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (!closed) respawn(failures + 1);
+        }, delay);
+        timer.unref();
+        timers.add(timer);
+      },
+    );
+  }
+
+  function unavailableError(): InferenceUnavailableError {
+    return new InferenceUnavailableError(
+      `No inference worker is running (${outage?.error.message ?? 'unknown'})`,
+      Math.max(0, (outage?.retryAt ?? Date.now()) - Date.now()),
     );
   }
 
@@ -160,8 +224,12 @@ export async function createInferencePool(options: InferencePoolOptions): Promis
     get pending() {
       return queue.length + [...slots].filter((s) => s.job).length;
     },
+    get unavailable() {
+      return outage ? `no inference worker is running: ${outage.error.message}` : null;
+    },
     run(feeds) {
       if (closed) return Promise.reject(new Error('The inference pool is closed'));
+      if (outage) return Promise.reject(unavailableError());
       return new Promise<InferenceOutput>((resolve, reject) => {
         queue.push({ id: nextId++, feeds, resolve, reject });
         const slot = idle.shift();
@@ -170,6 +238,8 @@ export async function createInferencePool(options: InferencePoolOptions): Promis
     },
     async close() {
       closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
       for (const job of queue.splice(0)) job.reject(new Error('The inference pool is closed'));
       await Promise.all([...slots].map((s) => s.worker.terminate()));
     },

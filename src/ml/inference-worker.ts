@@ -1,9 +1,12 @@
 /**
  * Worker thread owning one onnxruntime session. onnxruntime-node's session.run blocks the
  * calling thread for the whole inference, so sessions live here, off the event loop.
+ * float16 models (`half=True` exports) get their input converted to halves here and their
+ * outputs back to float32, so the pool and everything after it see float32 only.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
 import type { RunRequest, WireTensor, WorkerInit, WorkerMessage } from './inference-messages.js';
 import type { TensorSignature } from './model-info.js';
 
@@ -40,15 +43,19 @@ async function start(): Promise<void> {
     post({ type: 'init-failed', error: errorText(error) });
     return;
   }
-  port!.on('message', (request: RunRequest) => void run(session, request));
+  const inputTypes = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : 'non-tensor']));
+  port!.on('message', (request: RunRequest) => void run(session, inputTypes, request));
   post({ type: 'ready', inputs: signatureOf(session.inputMetadata), outputs: signatureOf(session.outputMetadata) });
 }
 
-async function run(session: ort.InferenceSession, request: RunRequest): Promise<void> {
+async function run(session: ort.InferenceSession, inputTypes: ReadonlyMap<string, string>, request: RunRequest): Promise<void> {
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(request.feeds)) {
-      feeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+      feeds[name] =
+        inputTypes.get(name) === 'float16'
+          ? new ort.Tensor('float16', toFloat16Bits(tensor.data), tensor.dims)
+          : new ort.Tensor('float32', tensor.data, tensor.dims);
     }
     const started = performance.now();
     const results = await session.run(feeds);
@@ -56,8 +63,7 @@ async function run(session: ort.InferenceSession, request: RunRequest): Promise<
     const outputs: Record<string, WireTensor> = {};
     const transfer = new Set<ArrayBuffer>();
     for (const [name, value] of Object.entries(results)) {
-      if (value.type !== 'float32') throw new Error(`Output '${name}' is ${value.type}; only float32 is supported`);
-      const data = value.data as Float32Array;
+      const data = float32Data(name, value);
       outputs[name] = { data, dims: [...value.dims] };
       transfer.add(data.buffer as ArrayBuffer);
     }
@@ -65,6 +71,16 @@ async function run(session: ort.InferenceSession, request: RunRequest): Promise<
   } catch (error) {
     post({ type: 'run-failed', id: request.id, error: errorText(error) });
   }
+}
+
+/** An output as float32: float16 comes as bit patterns in a Uint16Array (a Float16Array where the runtime has one). */
+function float32Data(name: string, tensor: ort.Tensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') {
+    const data = tensor.data;
+    return data instanceof Uint16Array ? fromFloat16Bits(data) : Float32Array.from(data as ArrayLike<number>);
+  }
+  throw new Error(`Output '${name}' is ${tensor.type}; only float32 and float16 are supported`);
 }
 
 void start();

@@ -3,7 +3,7 @@
  * session's input/output signature, with names/imgsz from config for models without metadata.
  */
 import type { ModelInfo } from './detector.js';
-import { parsePythonLiteral, PythonLiteralError, type PythonValue } from './python-literal.js';
+import { parsePythonLiteral, PythonLiteralError, type PythonKey, type PythonValue } from './python-literal.js';
 
 export type Dim = number | string;
 
@@ -25,14 +25,25 @@ export interface ModelFallbacks {
   imgsz?: number | readonly [number, number];
 }
 
+/** Element types of model tensors the detector feeds and reads (float16: `half=True` exports). */
+export type FloatType = 'float32' | 'float16';
+
 /** What the detector needs to feed the model and read its outputs. */
 export interface ModelLayout {
   inputName: string;
-  /** output0: [B, 4 + nc (+ nm), N]. */
+  /** float16 inputs get the letterboxed image converted to halves where the session runs. */
+  inputType: FloatType;
+  /** output0, see `head`. */
   predictionsName: string;
   /** output1 of segment models: [B, nm, mh, mw]. */
   prototypesName: string | null;
   numClasses: number;
+  /**
+   * 'raw': output0 is [B, 4 + nc + nm, N], per anchor cx, cy, w, h, class scores and mask
+   * coefficients, filtered and suppressed here. 'end-to-end': output0 is [B, k, 6 + nm], rows of
+   * x1, y1, x2, y2, score, class (+ mask coefficients) the model's own NMS left, zero-padded.
+   */
+  head: 'raw' | 'end-to-end';
 }
 
 export class ModelConfigError extends Error {
@@ -43,6 +54,9 @@ export class ModelConfigError extends Error {
 }
 
 const DEFAULT_STRIDE = 32;
+/** Ultralytics' exporter sets `conf = conf or 0.25` for nms=True and does not write it into the metadata. */
+const ULTRALYTICS_EXPORT_CONF = 0.25;
+const FLOAT_TYPES: readonly string[] = ['float32', 'float16'] satisfies FloatType[];
 
 export function resolveModelInfo(params: {
   path: string;
@@ -56,8 +70,8 @@ export function resolveModelInfo(params: {
   if (!input || signature.inputs.length !== 1) {
     throw new ModelConfigError(`${path}: expected one image input, found ${signature.inputs.length}`);
   }
-  if (input.type !== 'float32') {
-    throw new ModelConfigError(`${path}: input '${input.name}' is ${input.type}; only float32 exports are supported`);
+  if (!FLOAT_TYPES.includes(input.type)) {
+    throw new ModelConfigError(`${path}: input '${input.name}' is ${input.type}; only float32 and float16 exports are supported`);
   }
   if (input.shape.length !== 4 || input.shape[1] !== 3) {
     throw new ModelConfigError(`${path}: input shape [${input.shape.join(', ')}] is not [B, 3, H, W]`);
@@ -71,9 +85,15 @@ export function resolveModelInfo(params: {
     throw new ModelConfigError(`${path}: a segment model needs a prototype output (output1 [B, 32, mh, mw])`);
   }
 
+  for (const output of [predictions, ...(task === 'segment' ? [prototypes!] : [])]) {
+    if (!FLOAT_TYPES.includes(output.type)) {
+      throw new ModelConfigError(`${path}: output '${output.name}' is ${output.type}; only float32 and float16 outputs are supported`);
+    }
+  }
+
   const names = resolveNames(path, metadata.get('names'), fallbacks.names);
   const numClasses = Object.keys(names).length;
-  checkPredictionsShape(path, predictions, numClasses, task === 'segment' ? prototypes : null);
+  const { head, builtInNms } = resolveHead(path, metadata, predictions, numClasses, task === 'segment' ? prototypes : null);
 
   const info: ModelInfo = {
     sha256,
@@ -87,12 +107,15 @@ export function resolveModelInfo(params: {
     ...optionalText('version', metadata.get('version')),
     ...optionalText('date', metadata.get('date')),
     ...optionalBoolean(path, 'agnosticNms', 'agnostic_nms', metadata.get('agnostic_nms')),
+    ...(builtInNms ? { builtInNms } : {}),
   };
   const layout: ModelLayout = {
     inputName: input.name,
+    inputType: input.type as FloatType,
     predictionsName: predictions.name,
     prototypesName: task === 'segment' ? prototypes!.name : null,
     numClasses,
+    head,
   };
   return { info, layout };
 }
@@ -177,29 +200,69 @@ function resolveImgsz(
   return imgsz;
 }
 
-function checkPredictionsShape(
+/**
+ * Which head made output0. The metadata says it for Ultralytics exports (`args` with 'nms': True,
+ * `end2end` True for YOLOv10/YOLO26 end-to-end heads); without metadata an output whose rows are
+ * 6 (+ nm) values wide and whose channels do not fit the classes is taken as end-to-end.
+ */
+function resolveHead(
   path: string,
+  metadata: ReadonlyMap<string, string>,
   predictions: TensorSignature,
   numClasses: number,
   prototypes: TensorSignature | null,
-): void {
+): { head: ModelLayout['head']; builtInNms?: NonNullable<ModelInfo['builtInNms']> } {
   const { shape } = predictions;
-  const unsupportedHeads = 'exports with nms=True or end-to-end (NMS-free) heads are not supported';
+  const numMasks = prototypes ? prototypes.shape[1] : 0;
+  const rawChannels = typeof numMasks === 'number' ? 4 + numClasses + numMasks : null;
+  const rowWidth = typeof numMasks === 'number' ? 6 + numMasks : null;
+  const rowLayout = `x1, y1, x2, y2, score, class${numMasks ? ` and ${numMasks} mask coefficients` : ''}`;
   if (shape.length !== 3) {
     throw new ModelConfigError(
       `${path}: output '${predictions.name}' has shape [${shape.join(', ')}]; expected [B, 4 + classes, anchors] ` +
-        `(${unsupportedHeads})`,
+        `or, with NMS in the model, [B, detections, 6]`,
     );
   }
-  const numMasks = prototypes ? prototypes.shape[1] : 0;
-  const channels = shape[1];
-  if (typeof channels === 'number' && typeof numMasks === 'number' && channels !== 4 + numClasses + numMasks) {
-    throw new ModelConfigError(
-      `${path}: output '${predictions.name}' has ${channels} channels, but ${numClasses} classes` +
-        (numMasks ? ` and ${numMasks} mask coefficients` : '') +
-        ` need ${4 + numClasses + numMasks} (wrong class names? ${unsupportedHeads})`,
-    );
+  const [, channels, width] = shape;
+  const maxDetections = typeof channels === 'number' ? channels : null;
+
+  const args = exportArgs(metadata.get('args'));
+  const kind = args?.get('nms') === true ? 'nms-export' : endToEndFlag(path, metadata.get('end2end')) ? 'end2end' : null;
+  if (kind) {
+    if (typeof width === 'number' && rowWidth !== null && width !== rowWidth) {
+      throw new ModelConfigError(
+        `${path}: output '${predictions.name}' has shape [${shape.join(', ')}], but a model with NMS built in ` +
+          `gives [B, detections, ${rowWidth}] (${rowLayout})`,
+      );
+    }
+    const conf = args?.get('conf');
+    const confidenceFloor = kind === 'nms-export' ? (typeof conf === 'number' ? conf : ULTRALYTICS_EXPORT_CONF) : null;
+    return { head: 'end-to-end', builtInNms: { kind, maxDetections, confidenceFloor } };
   }
+  if (typeof channels !== 'number' || rawChannels === null || channels === rawChannels) return { head: 'raw' };
+  if (width === rowWidth) {
+    return { head: 'end-to-end', builtInNms: { kind: 'output-shape', maxDetections, confidenceFloor: null } };
+  }
+  throw new ModelConfigError(
+    `${path}: output '${predictions.name}' has ${channels} channels, but ${numClasses} classes` +
+      (numMasks ? ` and ${numMasks} mask coefficients` : '') +
+      ` need ${rawChannels} (wrong class names?); a model with NMS built in would give [B, detections, ${rowWidth}]`,
+  );
+}
+
+/** The export arguments Ultralytics records (`args`: a dict literal); anything unreadable counts as absent. */
+export function exportArgs(text: string | undefined): Map<PythonKey, PythonValue> | null {
+  if (text === undefined) return null;
+  try {
+    const value = parsePythonLiteral(text);
+    return value instanceof Map ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function endToEndFlag(path: string, text: string | undefined): boolean {
+  return optionalBoolean(path, 'end2end', 'end2end', text).end2end === true;
 }
 
 function optionalInteger(path: string, key: string, text: string | undefined): number | undefined {

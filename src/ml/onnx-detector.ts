@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessedImage } from '../media/preprocess.js';
 import { ServiceUnavailableError } from '../shared/errors.js';
 import type { DetectionResult, DetectOptions, Detector, ModelInfo } from './detector.js';
-import { createInferencePool, type InferencePool } from './inference-pool.js';
+import { createInferencePool, InferenceUnavailableError, type InferencePoolOptions } from './inference-pool.js';
 import type { WireTensor } from './inference-messages.js';
 import { resolveModelInfo, type ModelFallbacks, type ModelLayout } from './model-info.js';
 import { readOnnxMetadataProps, sha256File } from './onnx-metadata.js';
@@ -24,6 +24,13 @@ export interface OnnxDetectorOptions extends ModelFallbacks {
   maxQueue?: number;
   /** Images with more pixels are refused (422) from their header. Default 40 MP. */
   maxPixels?: number;
+  /** Worker crashes and restarts are logged here. */
+  logger?: InferencePoolOptions['logger'];
+  /** Restarting workers that fail to load the model (see InferencePoolOptions). */
+  respawnBackoffMs?: number;
+  respawnMaxBackoffMs?: number;
+  /** Sees every inference worker thread started (tests). */
+  onWorker?: InferencePoolOptions['onWorker'];
 }
 
 export interface OnnxDetector extends Detector {
@@ -52,7 +59,16 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
     readOnnxMetadataProps(options.modelPath),
     sha256File(options.modelPath),
   ]);
-  const pool = await createInferencePool({ modelPath: options.modelPath, sessions, threads, spin: options.spin });
+  const pool = await createInferencePool({
+    modelPath: options.modelPath,
+    sessions,
+    threads,
+    ...(options.spin !== undefined ? { spin: options.spin } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.respawnBackoffMs !== undefined ? { respawnBackoffMs: options.respawnBackoffMs } : {}),
+    ...(options.respawnMaxBackoffMs !== undefined ? { respawnMaxBackoffMs: options.respawnMaxBackoffMs } : {}),
+    ...(options.onWorker ? { onWorker: options.onWorker } : {}),
+  });
   let resolved: { info: ModelInfo; layout: ModelLayout };
   try {
     resolved = resolveModelInfo({
@@ -89,10 +105,27 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
     return preprocessImage(image, { imgsz: info.imgsz, maxPixels });
   }
 
+  /** Every worker died and none could be started again: 503 until the pool's retry succeeds. */
+  async function run(feeds: Record<string, WireTensor>) {
+    try {
+      return await pool.run(feeds);
+    } catch (error) {
+      if (!(error instanceof InferenceUnavailableError)) throw error;
+      throw new ServiceUnavailableError(
+        'model.unavailable',
+        'The recognition model is not available; see /base/health',
+        Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(error.retryAfterMs / 1000))),
+      );
+    }
+  }
+
   return {
     info,
     get inFlight() {
       return inFlight;
+    },
+    get unavailableReason() {
+      return pool.unavailable;
     },
     prepare,
 
@@ -110,7 +143,7 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
         return await runDetection({
           prepare: () => prepare(image),
           infer: async (prepared) => {
-            const { outputs, runMs } = await pool.run(inputFeeds(prepared.tensor));
+            const { outputs, runMs } = await run(inputFeeds(prepared.tensor));
             averageRunMs = averageRunMs === 0 ? runMs : 0.8 * averageRunMs + 0.2 * runMs;
             return { outputs, inferMs: runMs };
           },
@@ -124,7 +157,7 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
     },
 
     async runRaw(prepared: PreprocessedImage): Promise<{ runMs: number }> {
-      const { runMs } = await pool.run(inputFeeds(prepared.tensor.slice()));
+      const { runMs } = await run(inputFeeds(prepared.tensor.slice()));
       return { runMs };
     },
 

@@ -14,7 +14,7 @@ import { DEFAULT_MAX_PIXELS, preprocessImage } from '../media/preprocess.js';
 import { ServiceUnavailableError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { DetectionResult, DetectOptions, Detector, ModelInfo } from './detector.js';
-import { resolveModelInfo, type Dim, type ModelFallbacks, type ModelLayout, type ModelSignature } from './model-info.js';
+import { exportArgs, resolveModelInfo, type Dim, type ModelFallbacks, type ModelLayout, type ModelSignature } from './model-info.js';
 import type { ModelStatus } from './model-status.js';
 import { readOnnxMetadataProps, sha256File } from './onnx-metadata.js';
 import { parsePythonLiteral } from './python-literal.js';
@@ -23,6 +23,7 @@ import {
   type RemoteModelMetadata,
   type RemoteOutcome,
   type RemoteServerStatus,
+  type RemoteTensor,
 } from './remote-inference-client.js';
 import { runDetection } from './yolo-postprocess.js';
 
@@ -127,7 +128,8 @@ export async function createRemoteDetector(options: RemoteDetectorOptions): Prom
 
   let inFlight = 0;
 
-  function feeds(tensor: Float32Array): Record<string, { data: Float32Array; dims: number[] }> {
+  const datatype = layout.inputType === 'float16' ? 'FP16' : 'FP32';
+  function feeds(tensor: Float32Array): Record<string, RemoteTensor> {
     const batch = info.batch ?? 1;
     const [height, width] = info.imgsz;
     let data = tensor;
@@ -135,7 +137,7 @@ export async function createRemoteDetector(options: RemoteDetectorOptions): Prom
       data = new Float32Array(tensor.length * batch);
       data.set(tensor);
     }
-    return { [layout.inputName]: { data, dims: [batch, 3, height, width] } };
+    return { [layout.inputName]: { data, dims: [batch, 3, height, width], datatype } };
   }
 
   return {
@@ -220,11 +222,13 @@ function ultralyticsSignature(metadata: ReadonlyMap<string, string>, fallbacks: 
   else if (Array.isArray(declared) && declared.length === 2 && declared.every((v) => typeof v === 'number')) {
     imgsz = declared as number[];
   }
+  // half=True exports take and give float16 (`args` records it).
+  const type = exportArgs(metadata.get('args'))?.get('half') === true ? 'float16' : 'float32';
   return {
-    inputs: [{ name: 'images', type: 'float32', shape: [batch, 3, ...imgsz] }],
+    inputs: [{ name: 'images', type, shape: [batch, 3, ...imgsz] }],
     outputs: [
-      { name: 'output0', type: 'float32', shape: [batch, 'channels', 'anchors'] },
-      ...(segment ? [{ name: 'output1', type: 'float32', shape: [batch, ULTRALYTICS_MASKS, 'mh', 'mw'] }] : []),
+      { name: 'output0', type, shape: [batch, 'channels', 'anchors'] },
+      ...(segment ? [{ name: 'output1', type, shape: [batch, ULTRALYTICS_MASKS, 'mh', 'mw'] }] : []),
     ],
   };
 }

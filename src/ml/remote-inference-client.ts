@@ -1,7 +1,7 @@
 /**
  * A client for the KServe v2 / Open Inference Protocol over HTTP (NVIDIA Triton, KServe,
- * OpenVINO Model Server…): model metadata, readiness, and inference with FP32 tensors, either
- * as JSON `data` or with Triton's binary tensor data extension.
+ * OpenVINO Model Server…): model metadata, readiness, and inference with FP32 or FP16 tensors
+ * (float32 on our side either way), as JSON `data` or with Triton's binary tensor data extension.
  *
  * Several servers may be given: requests start at the next server in turn (round robin),
  * fail over to the others, and retry whole rounds with exponential backoff. When no server
@@ -9,12 +9,18 @@
  */
 import { ServiceUnavailableError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
 import type { OutputTensor } from './yolo-output.js';
 
 export interface RemoteTensor {
   data: Float32Array;
   dims: readonly number[];
+  /** What the server's model takes (its metadata); FP16 is sent as halves. Default FP32. */
+  datatype?: 'FP32' | 'FP16';
 }
+
+/** Bytes per value of the tensor types exchanged. */
+const VALUE_BYTES: Record<string, number> = { FP32: 4, FP16: 2 };
 
 export interface RemoteTensorMetadata {
   name: string;
@@ -246,23 +252,24 @@ function encodeRequest(
   }
   if (!binary) {
     const header = {
-      inputs: entries.map(([name, t]) => ({ name, shape: [...t.dims], datatype: 'FP32', data: Array.from(t.data) })),
+      inputs: entries.map(([name, t]) => ({ name, shape: [...t.dims], datatype: t.datatype ?? 'FP32', data: Array.from(t.data) })),
       outputs: outputNames.map((name) => ({ name, parameters: { binary_data: false } })),
     };
     return { body: Buffer.from(JSON.stringify(header)), headers: { 'content-type': 'application/json' } };
   }
+  const tensors = entries.map(([, t]) => (t.datatype === 'FP16' ? toFloat16Bits(t.data) : t.data));
   const header = {
-    inputs: entries.map(([name, t]) => ({
+    inputs: entries.map(([name, t], i) => ({
       name,
       shape: [...t.dims],
-      datatype: 'FP32',
-      parameters: { binary_data_size: t.data.byteLength },
+      datatype: t.datatype ?? 'FP32',
+      parameters: { binary_data_size: tensors[i]!.byteLength },
     })),
     outputs: outputNames.map((name) => ({ name, parameters: { binary_data: true } })),
   };
   const json = Buffer.from(JSON.stringify(header));
   // The protocol's binary tensors are little-endian, as is every platform Node runs on here.
-  const parts = [json, ...entries.map(([, t]) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  const parts = [json, ...tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength))];
   return {
     body: Buffer.concat(parts),
     headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(json.length) },
@@ -302,19 +309,27 @@ export function decodeResponse(
     if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new RemoteRequestError(`output '${name}' has no valid shape`, 'error');
     }
-    if (output.datatype !== 'FP32') {
-      throw new RemoteRequestError(`output '${name}' is ${String(output.datatype)}; only FP32 is supported`, 'error');
+    const valueBytes = typeof output.datatype === 'string' ? VALUE_BYTES[output.datatype] : undefined;
+    if (!valueBytes) {
+      throw new RemoteRequestError(`output '${name}' is ${String(output.datatype)}; only FP32 and FP16 are supported`, 'error');
     }
     const count = (dims as number[]).reduce((a, b) => a * b, 1);
     let data: Float32Array;
     const binarySize = output.parameters?.binary_data_size;
     if (binarySize !== undefined) {
-      if (binarySize !== count * 4 || offset + binarySize > body.length) {
+      if (binarySize !== count * valueBytes || offset + binarySize > body.length) {
         throw new RemoteRequestError(`output '${name}' has ${String(binarySize)} bytes of binary data for ${count} values`, 'error');
       }
-      // Copy: the slice may not be 4-byte aligned.
-      data = new Float32Array(count);
-      new Uint8Array(data.buffer).set(body.subarray(offset, offset + binarySize));
+      // Copy: the slice may not be aligned.
+      const bytes = body.subarray(offset, offset + binarySize);
+      if (valueBytes === 2) {
+        const halves = new Uint16Array(count);
+        new Uint8Array(halves.buffer).set(bytes);
+        data = fromFloat16Bits(halves);
+      } else {
+        data = new Float32Array(count);
+        new Uint8Array(data.buffer).set(bytes);
+      }
       offset += binarySize;
     } else {
       const values = Array.isArray(output.data) ? (output.data as unknown[]).flat(Infinity) : null;

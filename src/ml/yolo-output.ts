@@ -1,6 +1,8 @@
 /**
  * Decoding of Ultralytics YOLOv8/YOLO11 outputs: output0 [B, 4 + nc + nm, N] holds, per anchor,
  * cx, cy, w, h in input pixels, nc class scores (no objectness) and nm mask coefficients.
+ * Models with NMS built in (nms=True exports, YOLOv10/YOLO26 end-to-end heads) give instead
+ * [B, k, 6 + nm]: rows of x1, y1, x2, y2 in input pixels, score, class, mask coefficients.
  */
 import type { ImageSize, Letterbox } from '../media/preprocess.js';
 import type { Box } from './detector.js';
@@ -74,6 +76,54 @@ export function maskCoefficients(
   const base = batchIndex * channels * anchors + (4 + numClasses) * anchors + anchor;
   for (let k = 0; k < numMasks; k++) coefficients[k] = predictions.data[base + k * anchors]!;
   return coefficients;
+}
+
+/**
+ * Rows of an end-to-end output whose score is above `confidence` (strictly, as Ultralytics), best
+ * first. They have been through the model's NMS already; zero rows pad the output to k.
+ * `anchor` is the row index.
+ */
+export function decodeEndToEndRows(
+  predictions: OutputTensor,
+  numClasses: number,
+  confidence: number,
+  batchIndex = 0,
+): Candidate[] {
+  const [batch, rows, width] = predictions.dims;
+  if (predictions.dims.length !== 3 || batch === undefined || rows === undefined || width === undefined || width < 6) {
+    throw new Error(`Predictions have shape [${predictions.dims.join(', ')}], expected [B, k, 6 (+ masks)]`);
+  }
+  if (batchIndex >= batch) throw new Error(`Batch item ${batchIndex} is out of range (batch ${batch})`);
+  const data = predictions.data;
+  const base = batchIndex * rows * width;
+  const candidates: Candidate[] = [];
+  for (let row = 0; row < rows; row++) {
+    const offset = base + row * width;
+    const score = data[offset + 4]!;
+    if (!(score > confidence)) continue;
+    const classId = data[offset + 5]!;
+    if (!Number.isInteger(classId) || classId < 0 || classId >= numClasses) {
+      throw new Error(`Row ${row} has class ${classId}, not one of the model's ${numClasses} classes`);
+    }
+    candidates.push({
+      x1: data[offset]!,
+      y1: data[offset + 1]!,
+      x2: data[offset + 2]!,
+      y2: data[offset + 3]!,
+      score,
+      classId,
+      anchor: row,
+    });
+  }
+  // The model's NMS gives them best first already; sorting keeps the detection limit right regardless.
+  return candidates.sort((a, b) => b.score - a.score);
+}
+
+/** Mask coefficients of one end-to-end row (the values after x1, y1, x2, y2, score, class). */
+export function endToEndMaskCoefficients(predictions: OutputTensor, row: number, batchIndex = 0): Float32Array {
+  const [, rows = 0, width = 0] = predictions.dims;
+  const start = (batchIndex * rows + row) * width + 6;
+  return predictions.data.slice(start, start + width - 6);
 }
 
 /** A point in input pixels → original-image pixels (ops.scale_coords), clipped to the image. */

@@ -1,13 +1,21 @@
 /**
  * From raw model outputs to detections in original-image pixels: confidence filter,
  * class-aware NMS, scale back through the letterbox, and mask outlines for segment models.
+ * Models with NMS built in skip the NMS here: their rows are filtered and scaled alike.
  */
 import type { PreprocessedImage } from '../media/preprocess.js';
 import type { DetectionResult, DetectOptions, ModelInfo, RawDetection } from './detector.js';
 import type { ModelLayout } from './model-info.js';
 import { nonMaxSuppression } from './nms.js';
 import { maskPolygon } from './segment-mask.js';
-import { decodeCandidates, maskCoefficients, toOriginalBox, type OutputTensor } from './yolo-output.js';
+import {
+  decodeCandidates,
+  decodeEndToEndRows,
+  endToEndMaskCoefficients,
+  maskCoefficients,
+  toOriginalBox,
+  type OutputTensor,
+} from './yolo-output.js';
 
 export const DEFAULT_IOU = 0.7;
 export const DEFAULT_MAX_DETECTIONS = 300;
@@ -26,15 +34,19 @@ export function postprocess(input: PostprocessInput): RawDetection[] {
   const { outputs, info, layout, image, options, batchIndex = 0 } = input;
   const predictions = requireOutput(outputs, layout.predictionsName);
   const prototypes = layout.prototypesName ? requireOutput(outputs, layout.prototypesName) : null;
-  checkRuntimeShapes(predictions, prototypes, layout.numClasses);
+  checkRuntimeShapes(predictions, prototypes, layout);
+  const maxDetections = options.maxDetections ?? DEFAULT_MAX_DETECTIONS;
 
-  const candidates = decodeCandidates(predictions, layout.numClasses, options.confidence, batchIndex);
-  const kept = nonMaxSuppression(
-    candidates,
-    options.iou ?? DEFAULT_IOU,
-    options.maxDetections ?? DEFAULT_MAX_DETECTIONS,
-    options.agnostic ?? false,
-  );
+  const endToEnd = layout.head === 'end-to-end';
+  // The IoU and agnostic options cannot apply to a model that ran its own NMS.
+  const kept = endToEnd
+    ? decodeEndToEndRows(predictions, layout.numClasses, options.confidence, batchIndex).slice(0, maxDetections)
+    : nonMaxSuppression(
+        decodeCandidates(predictions, layout.numClasses, options.confidence, batchIndex),
+        options.iou ?? DEFAULT_IOU,
+        maxDetections,
+        options.agnostic ?? false,
+      );
   return kept.map((candidate) => {
     const detection: RawDetection = {
       classId: candidate.classId,
@@ -46,7 +58,9 @@ export function postprocess(input: PostprocessInput): RawDetection[] {
       detection.polygon = maskPolygon({
         prototypes,
         batchIndex,
-        coefficients: maskCoefficients(predictions, layout.numClasses, candidate.anchor, batchIndex),
+        coefficients: endToEnd
+          ? endToEndMaskCoefficients(predictions, candidate.anchor, batchIndex)
+          : maskCoefficients(predictions, layout.numClasses, candidate.anchor, batchIndex),
         box: candidate,
         imgsz: image.imgsz,
         letterbox: image.letterbox,
@@ -63,10 +77,17 @@ function requireOutput(outputs: Record<string, OutputTensor>, name: string): Out
   return output;
 }
 
-function checkRuntimeShapes(predictions: OutputTensor, prototypes: OutputTensor | null, numClasses: number): void {
+function checkRuntimeShapes(predictions: OutputTensor, prototypes: OutputTensor | null, layout: ModelLayout): void {
+  const { numClasses } = layout;
   const numMasks = prototypes ? (prototypes.dims[1] ?? 0) : 0;
-  const channels = predictions.dims[1];
-  if (predictions.dims.length !== 3 || channels !== 4 + numClasses + numMasks) {
+  if (layout.head === 'end-to-end') {
+    if (predictions.dims.length !== 3 || predictions.dims[2] !== 6 + numMasks) {
+      throw new Error(
+        `Output shape [${predictions.dims.join(', ')}] is not [B, k, ${6 + numMasks}] (rows of x1, y1, x2, y2, score, class` +
+          (prototypes ? ` and ${numMasks} mask coefficients)` : ')'),
+      );
+    }
+  } else if (predictions.dims.length !== 3 || predictions.dims[1] !== 4 + numClasses + numMasks) {
     throw new Error(
       `Output shape [${predictions.dims.join(', ')}] does not fit ${numClasses} classes` +
         (prototypes ? ` and ${numMasks} mask coefficients` : ''),

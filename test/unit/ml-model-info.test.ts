@@ -51,7 +51,15 @@ describe('resolveModelInfo', () => {
   it('derives names, imgsz, stride, task and batch', () => {
     const { info, layout } = resolve({ names: "{0: 'pliers', 1: 'brace'}", imgsz: '[640, 640]', stride: '32', task: 'detect' });
     expect(info).toMatchObject({ task: 'detect', names: { 0: 'pliers', 1: 'brace' }, imgsz: [640, 640], stride: 32, batch: 1 });
-    expect(layout).toEqual({ inputName: 'images', predictionsName: 'output0', prototypesName: null, numClasses: 2 });
+    expect(layout).toEqual({
+      inputName: 'images',
+      inputType: 'float32',
+      predictionsName: 'output0',
+      prototypesName: null,
+      numClasses: 2,
+      head: 'raw',
+    });
+    expect(info).not.toHaveProperty('builtInNms');
   });
 
   it('falls back to configured names (list or record) and the input size', () => {
@@ -91,16 +99,89 @@ describe('resolveModelInfo', () => {
     [{ names: "{0: 'a', 1: 'b'}", stride: 'x' }, detectSignature, /'stride' is not an integer/],
     [
       { names: "{0: 'a'}" },
-      { ...detectSignature, outputs: [{ name: 'output0', type: 'float32', shape: [1, 300, 6] }] },
-      /nms=True/,
+      { ...detectSignature, inputs: [{ name: 'images', type: 'uint8', shape: [1, 3, 640, 640] }] },
+      /input 'images' is uint8; only float32 and float16/,
     ],
     [
-      { names: "{0: 'a'}" },
-      { ...detectSignature, inputs: [{ name: 'images', type: 'float16', shape: [1, 3, 640, 640] }] },
-      /only float32/,
+      { names: "{0: 'a', 1: 'b'}" },
+      { ...detectSignature, outputs: [{ name: 'output0', type: 'int64', shape: [1, 6, 8400] }] },
+      /output 'output0' is int64/,
     ],
+    [
+      { names: "{0: 'a', 1: 'b', 2: 'c'}" },
+      detectSignature,
+      /6 channels, but 3 classes need 7 .*with NMS built in would give \[B, detections, 6\]/,
+    ],
+    [
+      { names: "{0: 'a'}", args: "{'nms': True}" },
+      { ...detectSignature, outputs: [{ name: 'output0', type: 'float32', shape: [1, 300, 7] }] },
+      /a model with NMS built in gives \[B, detections, 6\] \(x1, y1, x2, y2, score, class\)/,
+    ],
+    [
+      { names: "{0: 'a'}", task: 'segment', end2end: 'True' },
+      {
+        ...detectSignature,
+        outputs: [
+          { name: 'output0', type: 'float32', shape: [1, 300, 6] },
+          { name: 'output1', type: 'float32', shape: [1, 32, 160, 160] },
+        ],
+      },
+      /gives \[B, detections, 38\] \(x1, y1, x2, y2, score, class and 32 mask coefficients\)/,
+    ],
+    [{ names: "{0: 'a', 1: 'b'}", end2end: "'yes'" }, detectSignature, /'end2end' is not True or False/],
   ])('rejects %j with a clear error', (metadata, signature, message) => {
     expect(() => resolve(metadata, signature)).toThrow(message);
+  });
+
+  it('accepts float16 exports (half=True)', () => {
+    const half = (shape: (number | string)[]) => ({ name: 'output0', type: 'float16', shape });
+    const { layout } = resolve({ names: "{0: 'a', 1: 'b'}" }, {
+      inputs: [{ name: 'images', type: 'float16', shape: [1, 3, 640, 640] }],
+      outputs: [half([1, 6, 8400])],
+    });
+    expect(layout).toMatchObject({ inputType: 'float16', head: 'raw' });
+  });
+
+  describe('models with NMS built in', () => {
+    const rows = (width: number | string, k: number | string = 300) => ({
+      ...detectSignature,
+      outputs: [{ name: 'output0', type: 'float32', shape: [1, k, width] }],
+    });
+
+    it.each([
+      // YOLO11 export(nms=True): Ultralytics records the argument; the floor is its conf default.
+      [{ args: "{'batch': 1, 'half': False, 'nms': True}" }, rows(6), { kind: 'nms-export', maxDetections: 300, confidenceFloor: 0.25 }],
+      [{ args: "{'nms': True, 'conf': 0.4}" }, rows('values', 'k'), { kind: 'nms-export', maxDetections: null, confidenceFloor: 0.4 }],
+      // YOLOv10 / YOLO26 end-to-end heads: top-k rows, no confidence floor.
+      [{ end2end: 'True', args: "{'nms': False}" }, rows(6), { kind: 'end2end', maxDetections: 300, confidenceFloor: null }],
+      // No metadata to say so: rows of 6 that do not fit the classes as channels.
+      [{}, rows(6, 100), { kind: 'output-shape', maxDetections: 100, confidenceFloor: null }],
+    ])('recognises %j', (extra, signature, builtInNms) => {
+      const { info, layout } = resolve({ names: "{0: 'a', 1: 'b', 2: 'c'}", ...extra }, signature);
+      expect(layout.head).toBe('end-to-end');
+      expect(info.builtInNms).toEqual(builtInNms);
+    });
+
+    it('keeps the raw head when the metadata says neither and the channels fit', () => {
+      // end2end: False (newer Ultralytics writes it for every export), 'nms': False.
+      const { layout, info } = resolve({ names: "{0: 'a', 1: 'b'}", end2end: 'False', args: "{'nms': False}" });
+      expect(layout.head).toBe('raw');
+      expect(info.builtInNms).toBeUndefined();
+      // [1, 6, 6] with two classes fits both readings: the raw one wins without metadata.
+      expect(resolve({ names: "{0: 'a', 1: 'b'}" }, rows(6, 6)).layout.head).toBe('raw');
+    });
+
+    it('reads the segment variant: rows of 6 + 32 mask coefficients with prototypes', () => {
+      const { info, layout } = resolve({ names: "{0: 'a'}", task: 'segment', args: "{'nms': True}" }, {
+        ...detectSignature,
+        outputs: [
+          { name: 'output0', type: 'float32', shape: [1, 300, 38] },
+          { name: 'output1', type: 'float32', shape: [1, 32, 160, 160] },
+        ],
+      });
+      expect(info.task).toBe('segment');
+      expect(layout).toMatchObject({ head: 'end-to-end', prototypesName: 'output1' });
+    });
   });
 });
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawDetection } from '../../src/ml/detector.js';
+import { logBuiltInNms } from '../../src/ml/load-detector.js';
 import { createOnnxDetector, type OnnxDetector } from '../../src/ml/onnx-detector.js';
 import { ServiceUnavailableError } from '../../src/shared/errors.js';
 
@@ -239,6 +240,145 @@ describe('bounded queue', () => {
       for (const result of results) expectDetections(result.detections, EXPECTED_AT_HALF);
     } finally {
       await detector.close();
+    }
+  });
+});
+
+describe('float16 export (half=True)', () => {
+  // Halves of the fixture's scores: the model's outputs are float16, read back exactly.
+  const half = { 0.9: 0.89990234375, 0.85: 0.85009765625, 0.7: 0.7001953125, 0.6: 0.60009765625 };
+
+  it('feeds the image as float16 and reads float16 outputs back to the pixel', async () => {
+    const detector = await createOnnxDetector({ modelPath: fixture('detect-fp16.onnx'), threads: 1 });
+    try {
+      expect(detector.info).toMatchObject({ task: 'detect', imgsz: [320, 320], batch: 1 });
+      // PNG, so the colour is exact: the model puts the red value of input pixel (160, 160),
+      // 90/255 → float16 0.35302734375, in as the class-0 score of its last anchor.
+      const png = await sharp({ create: { width: 640, height: 350, channels: 3, background: { r: 90, g: 120, b: 150 } } })
+        .png()
+        .toBuffer();
+      const { detections } = await detector.detect(png, { confidence: 0.34 });
+      expect(detections.map((d) => [d.classId, d.confidence, d.box])).toEqual([
+        [0, half[0.9], EXPECTED_AT_HALF[0]!.box],
+        [1, half[0.85], EXPECTED_AT_HALF[1]!.box],
+        [0, half[0.7], EXPECTED_AT_HALF[2]!.box],
+        [1, half[0.6], EXPECTED_AT_HALF[3]!.box],
+        // a7 (0.5) and the probe: input (120, 200, 180, 260) → (240, 256, 360, 376), clipped to 350.
+        [2, 0.5, { x1: 20, y1: 256, x2: 60, y2: 336 }],
+        [0, 0.35302734375, { x1: 240, y1: 256, x2: 360, y2: 350 }],
+      ]);
+    } finally {
+      await detector.close();
+    }
+  });
+});
+
+/** The rows of the NMS fixtures (make_fixtures.py NMS_ROWS) in original-image pixels. */
+const NMS_EXPECTED = [
+  { classId: 0, confidence: 0.9, box: { x1: 80, y1: 56, x2: 200, y2: 176 } },
+  { classId: 1, confidence: 0.85, box: { x1: 80, y1: 56, x2: 200, y2: 176 } },
+  // IoU 0.877 with the first, same class: the model's NMS kept it, and no second NMS runs here.
+  { classId: 0, confidence: 0.8, box: { x1: 84, y1: 60, x2: 204, y2: 180 } },
+  // Input (280, 60, 330, 120) → (560, −24, 660, 96), clipped to the image.
+  { classId: 1, confidence: 0.6, box: { x1: 560, y1: 0, x2: 640, y2: 96 } },
+  { classId: 2, confidence: 0.5, box: { x1: 20, y1: 256, x2: 60, y2: 336 } },
+  { classId: 2, confidence: 0.3, box: { x1: 400, y1: 96, x2: 520, y2: 256 } },
+];
+
+function expectRows(actual: RawDetection[], expected: typeof NMS_EXPECTED, names: Record<number, string>): void {
+  expect(actual.map((d) => [d.classId, d.className, d.box])).toEqual(expected.map((e) => [e.classId, names[e.classId], e.box]));
+  actual.forEach((d, i) => expect(d.confidence).toBeCloseTo(expected[i]!.confidence, 6));
+}
+
+describe('export with NMS built in (nms=True): output0 [1, 300, 6]', () => {
+  let detector: OnnxDetector;
+  const names = { 0: '7', 1: 'Шэрница', 2: 'it\'s "quoted"' };
+  beforeAll(async () => {
+    detector = await createOnnxDetector({ modelPath: fixture('detect-nms.onnx'), threads: 1 });
+  });
+  afterAll(() => detector.close());
+
+  it('is recognised from the metadata, with the export confidence floor', () => {
+    expect(detector.info).toMatchObject({
+      task: 'detect',
+      names,
+      builtInNms: { kind: 'nms-export', maxDetections: 300, confidenceFloor: 0.25 },
+    });
+  });
+
+  it('reads rows as x1, y1, x2, y2, score, class, keeps score > confidence, skips NMS, scales and clips', async () => {
+    expectRows((await detector.detect(image, { confidence: 0.5 })).detections, NMS_EXPECTED.slice(0, 4), names);
+    expectRows((await detector.detect(image, { confidence: 0.25 })).detections, NMS_EXPECTED, names);
+    // The 294 zero rows that pad the output never count, even at confidence 0.
+    expect((await detector.detect(image, { confidence: 0 })).detections).toHaveLength(6);
+  });
+
+  it('ignores the IoU and agnostic options (the model did its NMS) but honours the detection limit', async () => {
+    const result = await detector.detect(image, { confidence: 0.5, iou: 0.1, agnostic: true });
+    expectRows(result.detections, NMS_EXPECTED.slice(0, 4), names);
+    expectRows((await detector.detect(image, { confidence: 0.5, maxDetections: 2 })).detections, NMS_EXPECTED.slice(0, 2), names);
+  });
+
+  it('gives the same boxes for a photo stored rotated with EXIF orientation 6', async () => {
+    const rotated = await sharp(image).rotate(270).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    expectRows((await detector.detect(rotated, { confidence: 0.5 })).detections, NMS_EXPECTED.slice(0, 4), names);
+  });
+
+  it('logs once, at load, that lower confidences cannot be honoured', () => {
+    const warnings: Array<[Record<string, unknown>, string]> = [];
+    logBuiltInNms(detector.info, { warn: (context: Record<string, unknown>, message: string) => warnings.push([context, message]) } as never);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]![0]).toMatchObject({ kind: 'nms-export', confidenceFloor: 0.25, maxDetections: 300 });
+    expect(warnings[0]![1]).toMatch(/confidence floor fixed at export \(0\.25.*review floor included, cannot be honoured/);
+  });
+});
+
+describe('end-to-end output without metadata: recognised by its [1, 300, 6] shape', () => {
+  it('decodes the rows exactly like an nms=True export', async () => {
+    const detector = await createOnnxDetector({
+      modelPath: fixture('detect-end2end-no-metadata.onnx'),
+      names: ['wrench', 'pliers', 'brace'],
+      threads: 1,
+    });
+    try {
+      expect(detector.info.builtInNms).toEqual({ kind: 'output-shape', maxDetections: 300, confidenceFloor: null });
+      expectRows((await detector.detect(image, { confidence: 0.25 })).detections, NMS_EXPECTED, {
+        0: 'wrench',
+        1: 'pliers',
+        2: 'brace',
+      });
+    } finally {
+      await detector.close();
+    }
+  });
+});
+
+describe('segment export with NMS built in: output0 [1, 300, 38] + output1', () => {
+  it('returns the boxes and mask outlines the raw segment model gives', async () => {
+    const detector = await createOnnxDetector({ modelPath: fixture('segment-nms.onnx'), threads: 1 });
+    const raw = await createOnnxDetector({ modelPath: fixture('segment.onnx'), threads: 1 });
+    try {
+      expect(detector.info).toMatchObject({ task: 'segment', builtInNms: { kind: 'nms-export' } });
+      const { detections } = await detector.detect(image, { confidence: 0.25 });
+      // Same boxes, coefficients and prototypes as segment.onnx (see its test for the pixels).
+      expect(detections.map((d) => [d.className, d.box])).toEqual([
+        ['pliers', { x1: 80, y1: 56, x2: 240, y2: 216 }],
+        ['brace', { x1: 400, y1: 56, x2: 560, y2: 216 }],
+      ]);
+      expect(detections[0]!.polygon).toEqual([
+        [122, 96],
+        [196, 96],
+        [198, 98],
+        [198, 172],
+        [196, 174],
+        [122, 174],
+        [120, 172],
+        [120, 98],
+      ]);
+      expect(detections).toEqual((await raw.detect(image, { confidence: 0.25 })).detections);
+    } finally {
+      await detector.close();
+      await raw.close();
     }
   });
 });
