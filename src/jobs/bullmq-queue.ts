@@ -76,6 +76,18 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
       }
     },
 
+    async missing(tasks) {
+      const lost: ItemTask[] = [];
+      for (let i = 0; i < tasks.length; i += 200) {
+        const chunk = tasks.slice(i, i + 200);
+        const held = await Promise.all(chunk.map((task) => queue.getJob(taskId(task))));
+        chunk.forEach((task, n) => {
+          if (!held[n]) lost.push(task);
+        });
+      }
+      return lost;
+    },
+
     process(handler: TaskHandler) {
       const worker = new Worker<ItemTask>(
         ITEMS_QUEUE,

@@ -60,6 +60,9 @@ export function createInProcessQueue(options: { concurrency: number; logger: Log
       }
       pump();
     },
+    async missing(tasks) {
+      return tasks.filter((task) => !known.has(taskId(task)));
+    },
     process(h) {
       handler = h;
       pump();

@@ -22,6 +22,10 @@ import type { JobQueue } from './queue.js';
 
 export type { JobQueue } from './queue.js';
 
+/** A job's tasks are queued right after it is written; one older than this with a task missing lost it. */
+export const REQUEUE_AFTER_MS = 60_000;
+const REQUEUE_EVERY_MS = 5 * 60_000;
+
 export function createJobs(deps: {
   config: Readonly<Config>;
   jobs: JobsRepository;
@@ -83,7 +87,15 @@ export function createJobs(deps: {
       await queue.schedule('retention', config.retention.intervalMinutes * 60_000, async () => {
         await retention.run();
       });
-      if (queue.kind === 'in-process') await service.recover();
+      if (queue.kind === 'in-process') {
+        await service.recover();
+      } else {
+        // Tasks the queue lost (the API died between writing a job and queueing it, Redis lost
+        // its data) are found in the database and queued again, at start and then regularly.
+        const requeue = async () => void (await service.recover({ olderThanMs: REQUEUE_AFTER_MS }));
+        await requeue();
+        await queue.schedule('requeue-lost-items', REQUEUE_EVERY_MS, requeue);
+      }
     },
     close: () => queue.close(),
   };

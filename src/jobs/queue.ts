@@ -33,6 +33,8 @@ export interface JobQueue {
   readonly kind: 'bullmq' | 'in-process';
   /** Add tasks; a task already queued or running (same job and item) is not added twice. */
   enqueue(tasks: ItemTask[]): Promise<void>;
+  /** Of these tasks, those the queue does not hold (neither waiting, running nor retrying). */
+  missing(tasks: ItemTask[]): Promise<ItemTask[]>;
   /** Start taking tasks (a worker process, or the API process without Redis). */
   process(handler: TaskHandler): void;
   /** Run `fn` every `everyMs` in one of the processing processes (maintenance such as retention). */

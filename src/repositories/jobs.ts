@@ -180,12 +180,19 @@ export function createJobsRepository(db: Db) {
     },
 
     /** Pending items of unfinished jobs: what an in-process queue re-enqueues after a restart. */
-    async pendingItems(): Promise<Array<{ jobId: string; itemId: number }>> {
+    /** Items of unfinished jobs still waiting for their outcome (of jobs created before `createdBefore`, if given). */
+    async pendingItems(options: { createdBefore?: Date } = {}): Promise<Array<{ jobId: string; itemId: number }>> {
       return db
         .select({ jobId: jobItems.jobId, itemId: jobItems.id })
         .from(jobItems)
         .innerJoin(jobs, eq(jobs.id, jobItems.jobId))
-        .where(and(eq(jobItems.state, 'pending'), inArray(jobs.state, ACTIVE)))
+        .where(
+          and(
+            eq(jobItems.state, 'pending'),
+            inArray(jobs.state, ACTIVE),
+            options.createdBefore ? lt(jobs.createdAt, options.createdBefore) : undefined,
+          ),
+        )
         .orderBy(asc(jobs.createdAt), asc(jobItems.entryIndex));
     },
 

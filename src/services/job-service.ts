@@ -290,14 +290,20 @@ export function createJobService(deps: {
     }
   }
 
-  /** In-process queue only: tasks do not survive a restart, the database does. */
-  async function recover(): Promise<number> {
-    const pending = await jobs.pendingItems();
-    if (pending.length > 0) {
-      await deps.queue.enqueue(pending);
-      logger.info({ items: pending.length }, 'resuming unfinished jobs');
+  /**
+   * Queue again the pending items the queue does not hold. The database is the record, the
+   * queue can lose tasks: the in-process queue on every restart, Redis when the API died
+   * between writing the job and queueing it, or when Redis lost its data. `olderThanMs`
+   * leaves alone jobs so young that their tasks may still be on their way.
+   */
+  async function recover(options: { olderThanMs?: number } = {}): Promise<number> {
+    const createdBefore = options.olderThanMs === undefined ? undefined : new Date(deps.clock.now().getTime() - options.olderThanMs);
+    const lost = await deps.queue.missing(await jobs.pendingItems({ createdBefore }));
+    if (lost.length > 0) {
+      await deps.queue.enqueue(lost);
+      logger.info({ items: lost.length, jobs: new Set(lost.map((t) => t.jobId)).size }, 'queued again the pending items of unfinished jobs');
     }
-    return pending.length;
+    return lost.length;
   }
 
   return { create, get, cancel, report, watch, recover };
