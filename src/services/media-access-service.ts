@@ -1,7 +1,9 @@
 /**
  * Who may read a stored image: storekeepers and admins read every image; an
- * engineer reads the images of their own operations and previews only. Anything
- * else is 404 (not 403) so keys cannot be probed.
+ * engineer reads the images of their own operations and previews only. Another
+ * engineer's image is 403 `media.forbidden` (the API tests rely on it); a key with
+ * no file, or a file no operation or preview claims, is 404 `media.not_found`.
+ * Keys hold a random part, so the 403 does not make them guessable.
  */
 import type { UserRole } from '../db/schema/index.js';
 import type { MediaStore } from '../media/media-store.js';
