@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ServiceUnavailableError, type FieldError } from '../../shared/errors.js';
+import { redactUrl } from '../../shared/logger.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -55,7 +56,8 @@ export function sendProblem(
     status,
     detail,
     code,
-    instance: request.url,
+    // Never echo `?access_token=` (media and event-stream URLs) back, as the logs do not either.
+    instance: redactUrl(request.url),
     request_id: String(request.id),
     ...extra,
   };
