@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from './config/index.js';
 import type { Cache } from './cache/cache.js';
-import { createMemoryCache } from './cache/memory-cache.js';
+import { createExpiringStore, createMemoryCache } from './cache/memory-cache.js';
 import { createRedisCache } from './cache/redis-cache.js';
 import { createRedisClient } from './cache/redis-client.js';
 import { openDatabase, type Database } from './db/client.js';
@@ -82,6 +82,10 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
 
     let redis: Redis | null = null;
     let cache: Cache;
+    // Auth state (login counters, refresh tokens, revocations) shares Redis with results, but
+    // in-process it gets its own store: a flood of results in the LRU would evict login blocks
+    // and revocations.
+    let ownAuthStore: Cache | null = null;
     if (overrides.cache) {
       cache = overrides.cache;
     } else if (config.redisUrl) {
@@ -92,8 +96,10 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       cache = createRedisCache(client, logger);
     } else {
       cache = createMemoryCache();
+      ownAuthStore = createExpiringStore();
     }
     cache = instrumentCache(cache, metrics);
+    const authStore = ownAuthStore ? instrumentCache(ownAuthStore, metrics) : cache;
 
     let detector: Detector | null;
     let modelError: string | null = null;
@@ -188,15 +194,15 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       drawDeferred: predictions.drawDeferred,
     });
 
-    const refreshTokens = createRefreshTokens({ cache, clock, ttlSeconds: config.refreshTokenTtlSeconds });
+    const refreshTokens = createRefreshTokens({ cache: authStore, clock, ttlSeconds: config.refreshTokenTtlSeconds });
     const auth = createAuthService({
       db,
-      cache,
+      cache: authStore,
       clock,
       logger,
       accessTokens: createAccessTokens({ secret: jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock }),
       refreshTokens,
-      rateLimiter: createLoginRateLimiter({ cache, clock }),
+      rateLimiter: createLoginRateLimiter({ cache: authStore, clock }),
     });
     const users = createUsersService({ db, clock, refreshTokens });
     const tools = createToolsService({ db });
@@ -213,6 +219,7 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       database,
       db,
       cache,
+      authStore,
       redis,
       detector,
       jwtSecret,

@@ -1,8 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Cache } from './cache.js';
+import { CacheUnavailableError, type Cache } from './cache.js';
 
-/** Redis-backed cache. Every command failure degrades to a miss / no-op and is logged at debug. */
+/** Take one back only from a counter that still exists: DECR alone would recreate an expired one without a TTL. */
+const DECREMENT_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0";
+
+/**
+ * Redis-backed cache. Every command failure degrades to a miss / no-op and is logged
+ * at debug, except `getStrict`, which rejects so security checks can fail closed.
+ */
 export function createRedisCache(client: Redis, logger: Logger, prefix = 'tc:'): Cache {
   const degrade = <T>(fallback: T) => (err: Error): T => {
     logger.debug({ err: err.message }, 'Redis command failed; continuing without cache');
@@ -11,6 +17,10 @@ export function createRedisCache(client: Redis, logger: Logger, prefix = 'tc:'):
   return {
     kind: 'redis',
     get: (key) => client.get(prefix + key).catch(degrade(null)),
+    getStrict: (key) =>
+      client.get(prefix + key).catch((err: Error) => {
+        throw new CacheUnavailableError(err);
+      }),
     set: (key, value, ttlSeconds) =>
       client
         .set(prefix + key, value, 'EX', ttlSeconds)
@@ -41,6 +51,11 @@ export function createRedisCache(client: Redis, logger: Logger, prefix = 'tc:'):
         return degrade({ value: 0, ttlSeconds })(err as Error);
       }
     },
+    decrement: (key) =>
+      client
+        .eval(DECREMENT_IF_PRESENT, 1, prefix + key)
+        .then(() => undefined)
+        .catch(degrade(undefined)),
     ping: () =>
       client
         .ping()

@@ -1,6 +1,10 @@
 /**
- * Short-lived access tokens: HS256 JWTs (sub, role, jti, iat, exp, iss, aud). Only
+ * Short-lived access tokens: HS256 JWTs (sub, role, jti, iat, iat_ms, exp, iss, aud). Only
  * HS256 is accepted, so `alg: none` and algorithm-confusion tokens fail verification.
+ *
+ * `iat_ms` is the issue time in milliseconds: `iat` has whole seconds, too coarse to
+ * tell a token issued just before a sign-out (password reset, deactivation) from one
+ * issued just after it in the same second.
  */
 import crypto from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
@@ -20,18 +24,20 @@ export interface AccessTokenClaims {
   exp: number;
   /** Issue time, seconds since the epoch. */
   iat: number;
+  /** Issue time, ms since the epoch (`iat_ms`; the start of `iat`'s second for tokens without it). */
+  issuedAtMs: number;
 }
 
 export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }) {
   const key = new TextEncoder().encode(options.secret);
-  const nowSeconds = () => Math.floor(options.clock.now().getTime() / 1000);
 
   return {
     ttlSeconds: options.ttlSeconds,
 
     async issue(user: { id: number; role: UserRole }): Promise<string> {
-      const iat = nowSeconds();
-      return new SignJWT({ role: user.role })
+      const issuedAtMs = options.clock.now().getTime();
+      const iat = Math.floor(issuedAtMs / 1000);
+      return new SignJWT({ role: user.role, iat_ms: issuedAtMs })
         .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
         .setSubject(String(user.id))
         .setJti(crypto.randomUUID())
@@ -57,7 +63,12 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         if (!Number.isSafeInteger(userId) || userId <= 0 || typeof payload.role !== 'string' || typeof payload.jti !== 'string') {
           throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
         }
-        return { userId, role: payload.role as UserRole, jti: payload.jti, exp: payload.exp!, iat: payload.iat! };
+        const iat = payload.iat!;
+        // A token without iat_ms (or with one outside its second) counts from the start of its second: refused rather than let through.
+        const claimedMs = payload.iat_ms;
+        const issuedAtMs =
+          typeof claimedMs === 'number' && Number.isSafeInteger(claimedMs) && Math.floor(claimedMs / 1000) === iat ? claimedMs : iat * 1000;
+        return { userId, role: payload.role as UserRole, jti: payload.jti, exp: payload.exp!, iat, issuedAtMs };
       } catch (err) {
         if (err instanceof UnauthorizedError) throw err;
         if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError('auth.token_expired', 'The access token has expired');

@@ -2,15 +2,17 @@
  * Login, token refresh and logout, and who a bearer token belongs to.
  *
  * Access tokens are short-lived JWTs; every request re-reads the user, so a
- * deactivation or a role change applies at once. Refresh tokens rotate (refresh-tokens.ts).
+ * deactivation or a role change applies at once, and checks the token against the
+ * revocations in the auth store, failing closed (503) when that store cannot be read.
+ * Refresh tokens rotate (refresh-tokens.ts).
  */
 import crypto from 'node:crypto';
-import type { Cache } from '../cache/cache.js';
+import { CacheUnavailableError, type Cache } from '../cache/cache.js';
 import type { Db } from '../db/client.js';
 import type { User, UserRole } from '../db/schema/index.js';
 import { findUserByEmployeeNumber, findUserById, updateUser } from '../repositories/users-repository.js';
 import type { Clock } from '../shared/clock.js';
-import { AppError, UnauthorizedError } from '../shared/errors.js';
+import { AppError, ServiceUnavailableError, UnauthorizedError } from '../shared/errors.js';
 import { hashPassword, verifyPassword } from '../shared/passwords.js';
 import type { Logger } from '../shared/logger.js';
 import type { AccessTokens } from './access-tokens.js';
@@ -35,6 +37,7 @@ export interface TokenPair {
 
 export function createAuthService(deps: {
   db: Db;
+  /** Auth state (revoked access tokens): Redis, or an in-process store that never evicts live entries. */
   cache: Cache;
   clock: Clock;
   logger: Logger;
@@ -63,18 +66,50 @@ export function createAuthService(deps: {
     };
   }
 
+  /**
+   * Whether a token was revoked (logout, password change, deactivation). A store that
+   * cannot be read (Redis down) is a 503, not "not revoked": fail closed, or a revoked
+   * token would work for as long as Redis is away.
+   */
+  async function isRevoked(claims: { userId: number; jti: string; issuedAtMs: number }): Promise<'logout' | 'signed_out' | null> {
+    try {
+      const [revoked, signedOutAt] = await Promise.all([
+        cache.getStrict(revokedJtiKey(claims.jti)),
+        refreshTokens.signedOutAt(claims.userId),
+      ]);
+      if (revoked) return 'logout';
+      return signedOutAt !== null && claims.issuedAtMs < signedOutAt ? 'signed_out' : null;
+    } catch (err) {
+      if (!(err instanceof CacheUnavailableError)) throw err;
+      // The error handler logs the 503 with the request id.
+      throw new ServiceUnavailableError('auth.store_unavailable', 'Sessions cannot be checked right now; try again shortly', 5);
+    }
+  }
+
   return {
     async login(employeeNumber: string, password: string, ip: string): Promise<TokenPair> {
-      await rateLimiter.check(employeeNumber, ip);
-      const user = await findUserByEmployeeNumber(db, employeeNumber);
-      const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyHash), password);
+      // Counted before the slow verify, so concurrent guesses cannot overrun the limit.
+      const attempt = await rateLimiter.reserve(employeeNumber, ip);
+      let user: User | null;
+      let passwordOk: boolean;
+      try {
+        user = await findUserByEmployeeNumber(db, employeeNumber);
+        passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyHash), password);
+      } catch (err) {
+        // Not a wrong password (the database is away…): the attempt does not count.
+        await attempt.release();
+        throw err;
+      }
       if (!user || !passwordOk) {
-        await rateLimiter.recordFailure(employeeNumber, ip);
+        // The reserved slot stays taken: this failure counts.
         deps.logger.info({ ip, known: user !== null }, 'failed login');
         throw invalidCredentials();
       }
-      if (!user.isActive) throw accountDisabled();
-      await rateLimiter.recordSuccess(employeeNumber);
+      if (!user.isActive) {
+        await attempt.release();
+        throw accountDisabled();
+      }
+      await attempt.succeeded();
       return tokensFor(user);
     },
 
@@ -102,17 +137,14 @@ export function createAuthService(deps: {
     /** Who a bearer token belongs to: a valid token of an existing, active user. */
     async authenticate(accessToken: string): Promise<AuthUser> {
       const claims = await accessTokens.verify(accessToken);
-      const [user, revoked, signedOutAt] = await Promise.all([
-        findUserById(db, claims.userId),
-        cache.get(revokedJtiKey(claims.jti)),
-        refreshTokens.signedOutAt(claims.userId),
-      ]);
-      if (revoked) throw new UnauthorizedError('auth.token_revoked', 'The access token was revoked (logged out)');
-      if (signedOutAt !== null && claims.iat < signedOutAt) {
+      const [user, revoked] = await Promise.all([findUserById(db, claims.userId), isRevoked(claims)]);
+      if (!user) throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
+      // Deactivation also signs the user out: say which.
+      if (!user.isActive) throw accountDisabled();
+      if (revoked === 'logout') throw new UnauthorizedError('auth.token_revoked', 'The access token was revoked (logged out)');
+      if (revoked === 'signed_out') {
         throw new UnauthorizedError('auth.token_revoked', 'The access token was revoked (password changed or sessions signed out); log in again');
       }
-      if (!user) throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
-      if (!user.isActive) throw accountDisabled();
       return { id: user.id, role: user.role, employeeNumber: user.employeeNumber, fullName: user.fullName };
     },
 
@@ -122,17 +154,23 @@ export function createAuthService(deps: {
       return user;
     },
 
-    /** A user changes their own password; every other session of theirs is signed out. */
-    async changeOwnPassword(userId: number, oldPassword: string, newPassword: string, ip: string): Promise<void> {
+    /**
+     * A user changes their own password. Every session of theirs is signed out, the
+     * calling one included (its access and refresh tokens stop working); the caller
+     * carries on with the fresh token pair returned.
+     */
+    async changeOwnPassword(userId: number, oldPassword: string, newPassword: string, ip: string): Promise<TokenPair> {
       const user = await findUserById(db, userId);
       if (!user) throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
-      await rateLimiter.check(user.employeeNumber, ip);
+      const attempt = await rateLimiter.reserve(user.employeeNumber, ip);
       if (!(await verifyPassword(user.passwordHash, oldPassword))) {
-        await rateLimiter.recordFailure(user.employeeNumber, ip);
         throw new AppError(400, 'auth.wrong_password', 'The current password is wrong');
       }
-      await updateUser(db, userId, { passwordHash: await hashPassword(newPassword) }, clock.now());
+      await attempt.succeeded();
+      const updated = await updateUser(db, userId, { passwordHash: await hashPassword(newPassword) }, clock.now());
       await refreshTokens.revokeAllForUser(userId);
+      // Issued after the sign-out time, so the new session survives it.
+      return tokensFor(updated ?? user);
     },
   };
 }

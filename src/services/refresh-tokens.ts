@@ -9,9 +9,13 @@
  *
  * All of a user's families are revoked at once (password change, deactivation) by
  * changing the user's *epoch*: families remember the epoch they were created in. The
- * same moment is kept as the user's sign-out time: access tokens issued before it are
- * refused too (AuthService.authenticate), so a reset password cuts off a stolen token
- * at once rather than when it expires.
+ * same moment is kept as the user's sign-out time, in milliseconds: access tokens issued
+ * before it are refused too (AuthService.authenticate), so a reset password cuts off a
+ * stolen token at once rather than when it expires, even one issued the same second.
+ *
+ * The store must not drop live entries early: with Redis it is Redis, in-process it is
+ * an expiring store, never the LRU result cache (an evicted epoch fails closed, but an
+ * evicted sign-out time would revive revoked access tokens).
  *
  * Keys: auth:rt:<hash> → token, auth:rt-spent:<hash> → spent marker,
  * auth:rtf:<family> → family, auth:rte:<user> → epoch, auth:rto:<user> → sign-out time.
@@ -41,6 +45,9 @@ export interface IssuedRefreshToken {
 
 /** Long enough to outlive any family; if the epoch is ever lost, families fail closed. */
 const EPOCH_TTL_SECONDS = 400 * 24 * 3600;
+
+/** Sign-out times below this were stored in seconds (it is 1973 in ms, year 5138 in seconds). */
+const SECONDS_BEFORE_MS = 1e11;
 
 const hash = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 const randomId = () => crypto.randomBytes(16).toString('base64url');
@@ -150,13 +157,19 @@ export function createRefreshTokens(deps: { cache: Cache; clock: Clock; ttlSecon
     async revokeAllForUser(userId: number): Promise<void> {
       await cache.set(keys.epoch(userId), randomId(), EPOCH_TTL_SECONDS);
       // Outlives every access token issued before it (they live far shorter than a family).
-      await cache.set(keys.signedOut(userId), String(Math.floor(nowMs() / 1000)), deps.ttlSeconds);
+      await cache.set(keys.signedOut(userId), String(nowMs()), deps.ttlSeconds);
     },
 
-    /** When all the user's sessions were last revoked (seconds since the epoch), or null. */
+    /**
+     * When all the user's sessions were last revoked (ms since the epoch), or null.
+     * Rejects (CacheUnavailableError) when the store cannot be read: the caller must
+     * refuse the token rather than take "unknown" for "never signed out".
+     */
     async signedOutAt(userId: number): Promise<number | null> {
-      const value = Number(await cache.get(keys.signedOut(userId)));
-      return Number.isFinite(value) && value > 0 ? value : null;
+      const value = Number(await cache.getStrict(keys.signedOut(userId)));
+      if (!Number.isFinite(value) || value <= 0) return null;
+      // Written in whole seconds before sign-out times had milliseconds.
+      return value < SECONDS_BEFORE_MS ? value * 1000 : value;
     },
   };
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Cache } from '../../src/cache/cache.js';
+import { CacheUnavailableError, type Cache } from '../../src/cache/cache.js';
 import { createMemoryCache } from '../../src/cache/memory-cache.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_ADMIN } from '../helpers/config.js';
@@ -251,9 +251,10 @@ describe('auth API', () => {
   });
 
   describe('passwords', () => {
-    it('a user changes their own password with the old one; their other sessions end', async () => {
+    it('a user changes their own password with the old one; every session ends, the caller gets new tokens', async () => {
       const user = await createUser(t, adminToken, 'engineer');
       const session = (await login(t, user.employee_number, user.password)).json();
+      const otherSession = (await login(t, user.employee_number, user.password)).json();
       const wrong = await t.app.inject({
         method: 'POST',
         url: '/auth/password',
@@ -275,7 +276,16 @@ describe('auth API', () => {
         payload: { old_password: user.password, new_password: 'a-brand-new-password' },
       });
       expect(ok.statusCode).toBe(200);
-      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } }), 401);
+      const renewed = ok.json();
+      expect(renewed).toMatchObject({ ok: true, token_type: 'bearer', user: { id: user.id } });
+      // Both sessions are signed out, the calling one included: access and refresh tokens.
+      for (const old of [session, otherSession]) {
+        expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: old.refresh_token } }), 401);
+        expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(old.access_token) }), 401, 'auth.token_revoked');
+      }
+      // The caller carries on with the new pair.
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(renewed.access_token) })).statusCode).toBe(200);
+      expect((await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: renewed.refresh_token } })).statusCode).toBe(200);
       expectProblem(await login(t, user.employee_number, user.password), 401);
       expect((await login(t, user.employee_number, 'a-brand-new-password')).statusCode).toBe(200);
       expectProblem(await t.app.inject({ method: 'POST', url: '/auth/password', payload: { old_password: 'a', new_password: 'b'.repeat(8) } }), 401);
@@ -285,8 +295,6 @@ describe('auth API', () => {
       const user = await createUser(t, adminToken, 'storekeeper');
       const session = (await login(t, user.employee_number, user.password)).json();
       expect((await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) })).statusCode).toBe(200);
-      // Token times are whole seconds: reset in the next one.
-      await new Promise((r) => setTimeout(r, 1005 - (Date.now() % 1000)));
       const reset = await t.app.inject({
         method: 'POST',
         url: `/api/v1/users/${user.id}/password`,
@@ -302,6 +310,58 @@ describe('auth API', () => {
       expect(fresh.statusCode).toBe(200);
       expect((await t.app.inject({ url: '/auth/me', headers: bearer(fresh.json().access_token) })).statusCode).toBe(200);
     });
+  });
+});
+
+describe('sign-out times in milliseconds', () => {
+  it('a token issued earlier in the same second as a password reset is revoked; one issued after it works', async () => {
+    // A clock that the test moves, starting 100 ms into a second.
+    let now = Math.floor(Date.now() / 1000) * 1000 + 100;
+    const t = await buildTestApp({ overrides: { clock: { now: () => new Date(now) } } });
+    try {
+      const adminToken = await t.login();
+      const user = await createUser(t, adminToken, 'engineer');
+      const session = (await login(t, user.employee_number, user.password)).json();
+      now += 400; // the same second
+      const reset = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/users/${user.id}/password`,
+        headers: bearer(adminToken),
+        payload: { password: 'reset-in-the-same-second' },
+      });
+      expect(reset.statusCode).toBe(200);
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) }), 401, 'auth.token_revoked');
+      now += 100;
+      const fresh = (await login(t, user.employee_number, 'reset-in-the-same-second')).json();
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(fresh.access_token) })).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('auth state without Redis', () => {
+  it('survives a flood of the result cache: revocations, login blocks and sessions stay', async () => {
+    const t = await buildTestApp();
+    try {
+      const adminToken = await t.login();
+      const user = await createUser(t, adminToken, 'engineer');
+      const revoked = (await login(t, user.employee_number, user.password)).json();
+      const kept = (await login(t, user.employee_number, user.password)).json();
+      await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(revoked.access_token), payload: { refresh_token: revoked.refresh_token } });
+      const victim = await createUser(t, adminToken, 'engineer');
+      for (let i = 0; i < 5; i++) expectProblem(await login(t, victim.employee_number, 'wrong-password'), 401);
+      expectProblem(await login(t, victim.employee_number, victim.password), 429, 'auth.rate_limited');
+
+      // Many photos' results (more than the result cache holds).
+      for (let i = 0; i < 12_000; i++) await t.deps.cache.set(`result:flood-${i}`, 'x', 600);
+
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(revoked.access_token) }), 401, 'auth.token_revoked');
+      expectProblem(await login(t, victim.employee_number, victim.password), 429, 'auth.rate_limited');
+      expect((await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: kept.refresh_token } })).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
   });
 });
 
@@ -328,6 +388,37 @@ describe('login rate limit', () => {
     expectProblem(await login(t, user.employee_number, user.password), 429, 'auth.rate_limited');
     // Other accounts are not locked out by it.
     expect((await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).statusCode).toBe(200);
+  });
+
+  it('counts concurrent guesses before verifying them: of 20 at once, 5 are verified and 15 get 429', async () => {
+    const user = await createUser(t, adminToken, 'engineer');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => login(t, user.employee_number, `wrong-${i}-password`)));
+    const statuses = results.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+    for (const res of results.filter((r) => r.statusCode === 429)) expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expectProblem(await login(t, user.employee_number, user.password), 429, 'auth.rate_limited');
+  });
+
+  it('POST /auth/password: of 20 concurrent wrong current passwords, 5 are verified and 15 get 429', async () => {
+    const user = await createUser(t, adminToken, 'engineer');
+    const session = (await login(t, user.employee_number, user.password)).json();
+    const ip = randomIp();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/auth/password',
+          headers: bearer(session.access_token),
+          payload: { old_password: `wrong-${i}-password`, new_password: 'a-brand-new-password' },
+          remoteAddress: ip,
+        }),
+      ),
+    );
+    const statuses = results.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+    expectProblem(await login(t, user.employee_number, user.password), 429, 'auth.rate_limited');
   });
 
   it('limits failed attempts per IP across accounts', async () => {
@@ -358,6 +449,10 @@ describe('login rate limit while Redis is down', () => {
     const down: Cache = {
       kind: 'redis',
       get: async () => null,
+      getStrict: async () => {
+        throw new CacheUnavailableError(new Error('connection refused'));
+      },
+      decrement: async () => undefined,
       set: async () => undefined,
       setIfAbsent: async () => false,
       del: async () => undefined,
@@ -398,5 +493,13 @@ describe.skipIf(!TEST_REDIS_URL)('auth with Redis', () => {
     const user = await createUser(t, adminToken, 'engineer', { employee_number: `redis-${crypto.randomUUID()}` });
     for (let i = 0; i < 5; i++) expectProblem(await login(t, user.employee_number, 'wrong-password'), 401);
     expectProblem(await login(t, user.employee_number, 'wrong-password'), 429, 'auth.rate_limited');
+  });
+
+  it('counts concurrent guesses atomically in Redis: of 20 at once, 15 get 429', async () => {
+    const adminToken = await t.login();
+    const user = await createUser(t, adminToken, 'engineer', { employee_number: `redis-${crypto.randomUUID()}` });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => login(t, user.employee_number, `wrong-${i}-password`)));
+    expect(results.filter((r) => r.statusCode === 401)).toHaveLength(5);
+    expect(results.filter((r) => r.statusCode === 429)).toHaveLength(15);
   });
 });

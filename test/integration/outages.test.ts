@@ -3,6 +3,7 @@
  * health says degraded without Redis, 503 without PostgreSQL, and recovers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheUnavailableError } from '../../src/cache/cache.js';
 import { createMemoryCache } from '../../src/cache/memory-cache.js';
 import { createRedisCache } from '../../src/cache/redis-cache.js';
 import { createRedisClient } from '../../src/cache/redis-client.js';
@@ -86,7 +87,8 @@ describe.runIf(enabled)('outages of PostgreSQL and Redis', () => {
 describe.runIf(Boolean(TEST_REDIS_URL))('Redis cache', () => {
   it('stores, counts and expires through real Redis', async () => {
     const client = createRedisClient(TEST_REDIS_URL!, silentLogger);
-    const cache = createRedisCache(client, silentLogger, `test:${process.pid}:${Date.now()}:`);
+    const prefix = `test:${process.pid}:${Date.now()}:`;
+    const cache = createRedisCache(client, silentLogger, prefix);
     try {
       await cache.set('k', 'v', 60);
       expect(await cache.get('k')).toBe('v');
@@ -95,6 +97,12 @@ describe.runIf(Boolean(TEST_REDIS_URL))('Redis cache', () => {
       const second = await cache.increment('n', 60);
       expect(second.value).toBe(2);
       expect(second.ttlSeconds).toBeGreaterThan(55);
+      await cache.decrement('n');
+      expect(await cache.getStrict('n')).toBe('1');
+      // An expired (here: absent) counter is not recreated without a TTL.
+      await cache.decrement('absent');
+      expect(await cache.get('absent')).toBeNull();
+      expect(await client.ttl(`${prefix}absent`)).toBe(-2);
       await cache.del('k');
       expect(await cache.get('k')).toBeNull();
     } finally {
@@ -109,9 +117,44 @@ describe.runIf(Boolean(TEST_REDIS_URL))('Redis cache', () => {
       expect(await cache.get('k')).toBeNull();
       await expect(cache.set('k', 'v', 1)).resolves.toBeUndefined();
       expect(await cache.ping()).toBe(false);
+      // Except where a miss would let someone in.
+      await expect(cache.getStrict('k')).rejects.toBeInstanceOf(CacheUnavailableError);
       expect(createMemoryCache().kind).toBe('memory');
     } finally {
       client.disconnect();
     }
+  });
+});
+
+describe.runIf(Boolean(TEST_REDIS_URL))('access tokens while Redis is away', () => {
+  let t: TestApp;
+  let redisProxy: Awaited<ReturnType<typeof createTcpProxy>>;
+
+  beforeAll(async () => {
+    const target = new URL(TEST_REDIS_URL!);
+    redisProxy = await createTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const redisUrl = new URL(TEST_REDIS_URL!);
+    redisUrl.host = `127.0.0.1:${redisProxy.port}`;
+    t = await buildTestApp({ env: { REDIS_URL: redisUrl.toString() } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await redisProxy?.stop();
+  });
+
+  it('fails closed: 503 auth.store_unavailable, not "not revoked", and recovers', async () => {
+    await eventually(() => t.deps.cache.ping(), (ok) => ok);
+    const token = await t.login();
+    const me = () => t.app.inject({ url: '/auth/me', headers: { authorization: `Bearer ${token}` } });
+    expect((await me()).statusCode).toBe(200);
+    await redisProxy.stop();
+    const down = await eventually(me, (r) => r.statusCode !== 200);
+    expect(down.statusCode).toBe(503);
+    expect(down.headers['content-type']).toContain('application/problem+json');
+    expect(down.headers['retry-after']).toBeDefined();
+    expect(down.json().code).toBe('auth.store_unavailable');
+    await redisProxy.start();
+    const up = await eventually(me, (r) => r.statusCode === 200);
+    expect(up.statusCode).toBe(200);
   });
 });

@@ -1,10 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/cache/cache.js';
-import { createMemoryCache } from '../../src/cache/memory-cache.js';
+import { createExpiringStore, createMemoryCache } from '../../src/cache/memory-cache.js';
 import { authenticate, registerAuth, requireRole, type AuthUser } from '../../src/api/plugins/auth.js';
 import { registerErrorHandler } from '../../src/api/plugins/error-handler.js';
-import { createAccessTokens } from '../../src/services/access-tokens.js';
+import { createAccessTokens, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../src/services/access-tokens.js';
 import { createLoginRateLimiter, RateLimitedError } from '../../src/services/login-rate-limiter.js';
 import { createRefreshTokens } from '../../src/services/refresh-tokens.js';
 import { UnauthorizedError } from '../../src/shared/errors.js';
@@ -35,6 +36,25 @@ describe('access tokens', () => {
     expect((await tokens.verify(token)).userId).toBe(7);
     clock.advance(2);
     expect(await code(tokens.verify(token))).toBe('auth.token_expired');
+  });
+
+  it('carries its issue time in milliseconds (iat_ms); tokens without it count from the start of their second', async () => {
+    const clock = fakeClock(new Date('2026-05-01T10:00:00.750Z'));
+    const tokens = createAccessTokens({ secret: SECRET, ttlSeconds: 60, clock });
+    const claims = await tokens.verify(await tokens.issue({ id: 7, role: 'engineer' }));
+    expect(claims.issuedAtMs).toBe(clock.now().getTime());
+    expect(claims.iat).toBe(Math.floor(clock.now().getTime() / 1000));
+    const key = new TextEncoder().encode(SECRET);
+    const legacy = await new SignJWT({ role: 'engineer' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('7')
+      .setJti('legacy')
+      .setIssuedAt(claims.iat)
+      .setExpirationTime(claims.iat + 60)
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .sign(key);
+    expect((await tokens.verify(legacy)).issuedAtMs).toBe(claims.iat * 1000);
   });
 
   it('every token has its own jti', async () => {
@@ -108,6 +128,20 @@ describe('refresh tokens', () => {
     expect((await store.rotate((await store.issue(1)).token)).userId).toBe(1);
   });
 
+  it('keeps the sign-out time in milliseconds', async () => {
+    const { store, clock } = make(createExpiringStore(), fakeClock(new Date('2026-05-01T10:00:00.250Z')));
+    await store.revokeAllForUser(4);
+    expect(await store.signedOutAt(4)).toBe(clock.now().getTime());
+    expect(await store.signedOutAt(5)).toBeNull();
+  });
+
+  it('reads a sign-out time stored in seconds (before milliseconds) as the start of that second', async () => {
+    const cache = createExpiringStore();
+    const { store } = make(cache);
+    await cache.set('auth:rto:4', '1777629600', 60);
+    expect(await store.signedOutAt(4)).toBe(1_777_629_600_000);
+  });
+
   it('fails closed when the store loses data (Redis down or evicted)', async () => {
     const { store, cache } = make();
     const issued = await store.issue(3);
@@ -117,25 +151,55 @@ describe('refresh tokens', () => {
 });
 
 describe('login rate limiter', () => {
+  const refused = (promise: Promise<unknown>) => promise.then(() => null, (err: unknown) => err);
+
   it('blocks the attempt after the limit until the window ends', async () => {
     const limiter = createLoginRateLimiter({ cache: createMemoryCache(), clock: fakeClock(), limits: { perAccount: 3, perIp: 100 } });
-    for (let i = 0; i < 3; i++) {
-      await limiter.check('u', '1.1.1.1');
-      await limiter.recordFailure('u', '1.1.1.1');
-    }
-    const err = await limiter.check('u', '1.1.1.1').catch((e: unknown) => e);
+    // Three failed attempts: reserved and never settled.
+    for (let i = 0; i < 3; i++) await limiter.reserve('u', '1.1.1.1');
+    const err = await refused(limiter.reserve('u', '1.1.1.1'));
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterSeconds).toBeGreaterThan(0);
     expect((err as RateLimitedError).status).toBe(429);
-    await limiter.check('someone-else', '1.1.1.1');
+    await limiter.reserve('someone-else', '1.1.1.1');
+  });
+
+  it('counts an attempt before it is verified: of many at once, only the limit get through', async () => {
+    const limiter = createLoginRateLimiter({ cache: createExpiringStore(), clock: fakeClock(), limits: { perAccount: 5, perIp: 100 } });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => limiter.reserve('u', '2.2.2.2')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    expect(results.filter((r) => r.status === 'rejected' && r.reason instanceof RateLimitedError)).toHaveLength(15);
+  });
+
+  it('a success clears the account and gives the IP its slot back; a release gives both back', async () => {
+    const limiter = createLoginRateLimiter({ cache: createExpiringStore(), clock: fakeClock(), limits: { perAccount: 2, perIp: 3 } });
+    // Many successful logins from one counter PC never use up its IP budget.
+    for (let i = 0; i < 10; i++) await (await limiter.reserve(`user-${i}`, 'pc')).succeeded();
+    await limiter.reserve('a', 'pc');
+    await (await limiter.reserve('a', 'pc')).succeeded();
+    await limiter.reserve('a', 'pc');
+    await (await limiter.reserve('a', 'pc')).release();
+    await limiter.reserve('a', 'pc');
+    // Three failures from the PC now: it is blocked for everyone, and a refused attempt costs the account nothing.
+    expect(await refused(limiter.reserve('b', 'pc'))).toBeInstanceOf(RateLimitedError);
+    await limiter.reserve('b', 'elsewhere');
+    await limiter.reserve('b', 'elsewhere');
+    expect(await refused(limiter.reserve('b', 'elsewhere'))).toBeInstanceOf(RateLimitedError);
   });
 
   it('counts in-process when the shared cache counts nothing (Redis down)', async () => {
     const memory = createMemoryCache();
-    const down: Cache = { ...memory, kind: 'redis', get: async () => null, set: async () => undefined, increment: async (_k, ttl) => ({ value: 0, ttlSeconds: ttl }) };
+    const down: Cache = {
+      ...memory,
+      kind: 'redis',
+      get: async () => null,
+      set: async () => undefined,
+      increment: async (_k, ttl) => ({ value: 0, ttlSeconds: ttl }),
+      decrement: async () => undefined,
+    };
     const limiter = createLoginRateLimiter({ cache: down, clock: fakeClock() });
-    for (let i = 0; i < 5; i++) await limiter.recordFailure('u', 'ip');
-    await expect(limiter.check('u', 'ip')).rejects.toBeInstanceOf(RateLimitedError);
+    for (let i = 0; i < 5; i++) await limiter.reserve('u', 'ip');
+    await expect(limiter.reserve('u', 'ip')).rejects.toBeInstanceOf(RateLimitedError);
   });
 });
 
@@ -192,6 +256,14 @@ describe('auth preHandlers', () => {
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer/);
     expect((await app.inject({ url: '/both', headers: { authorization: 'Bearer engineer-token' } })).statusCode).toBe(200);
+  });
+
+  it('problem bodies never echo ?access_token= (instance is redacted like the logs)', async () => {
+    await build();
+    const res = await app.inject({ url: '/media?x=1&access_token=secret-token-value' });
+    expect(res.statusCode).toBe(401);
+    expect(res.body).not.toContain('secret-token-value');
+    expect(res.json().instance).toBe('/media?x=1&access_token=[redacted]');
   });
 
   it('requireRole needs a role', () => {

@@ -6,7 +6,8 @@
  *   app.get('/media/:f', { preHandler: authenticate({ allowQueryToken: true }) }, ...)
  *
  * After `authenticate`, `request.user` is the caller ({ id, role, employeeNumber, fullName }).
- * Every failure is a 401 problem with `WWW-Authenticate: Bearer`; a wrong role is a 403.
+ * Every failure is a 401 problem with `WWW-Authenticate: Bearer`; a wrong role is a 403;
+ * a 503 (`auth.store_unavailable`) when revocations cannot be checked (Redis away).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { UserRole } from '../../db/schema/index.js';

@@ -1,5 +1,6 @@
 /** /auth: login, token refresh, logout, the caller, and changing one's own password. */
 import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import type { TokenPair } from '../../services/auth-service.js';
@@ -8,6 +9,9 @@ import { authenticate, bearerSecurity, bearerToken } from '../plugins/auth.js';
 import { ChangePasswordBody, LoginBody, OkResponse, RefreshBody, TokenResponse } from '../schemas/auth.js';
 import { problems } from '../schemas/common.js';
 import { userDto, UserSchema } from '../schemas/users.js';
+
+/** `ok` as before, and the new session's tokens: the old ones were signed out with the rest. */
+const PasswordChangedResponse = Type.Intersect([OkResponse, TokenResponse]);
 
 function tokenResponse(pair: TokenPair) {
   return {
@@ -104,17 +108,20 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
       schema: {
         tags: ['auth'],
         summary: 'Change your own password',
-        description: 'Needs the current password; signs out your other sessions (their refresh tokens stop working).',
+        description:
+          'Needs the current password. Signs out every session of yours, this one included: ' +
+          'the access and refresh tokens used so far stop working. Continue with the new tokens returned. ' +
+          'Wrong current passwords count towards the login limit (429 with Retry-After).',
         security: bearerSecurity,
         body: ChangePasswordBody,
-        response: { 200: OkResponse, ...problems(400, 401, 429) },
+        response: { 200: PasswordChangedResponse, ...problems(400, 401, 429) },
       },
     },
     async (request, reply) => {
-      await withRetryAfter(reply, () =>
+      const pair = await withRetryAfter(reply, () =>
         auth.changeOwnPassword(request.user.id, request.body.old_password, request.body.new_password, request.ip),
       );
-      return { ok: true as const };
+      return { ok: true as const, ...tokenResponse(pair) };
     },
   );
 };
