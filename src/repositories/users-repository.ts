@@ -59,10 +59,16 @@ export async function updateUser(db: DbOrTx, id: number, patch: UserPatch, now: 
 }
 
 /** Active admins other than `exceptId` (so the last one cannot be demoted or deactivated). */
+/**
+ * Active admins other than `exceptId`, their rows locked until the transaction ends: two
+ * admins demoting each other at once are serialised, so the second sees the first's change
+ * and the last active admin stays one.
+ */
 export async function countOtherActiveAdmins(db: DbOrTx, exceptId: number): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
+  const rows = await db
+    .select({ id: users.id })
     .from(users)
-    .where(and(eq(users.role, 'admin'), eq(users.isActive, true), ne(users.id, exceptId)));
-  return row?.n ?? 0;
+    .where(and(eq(users.role, 'admin'), eq(users.isActive, true)))
+    .for('update');
+  return rows.filter((r) => r.id !== exceptId).length;
 }
