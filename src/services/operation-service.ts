@@ -308,6 +308,10 @@ export function createOperationService(deps: {
     if (!op) throw new NotFoundError('operation.not_found', `Operation ${input.operationId} does not exist`);
     if (op.status === 'success') throw new ConflictError('operation.not_reviewable', 'Successful operations need no review');
     if (op.resolvedAt !== null) throw new ConflictError('operation.already_resolved', `Operation ${op.id} was already resolved`);
+    // Four eyes: whoever answers for the kit does not clear their own discrepancy.
+    if (op.userId === input.reviewer.id) {
+      throw new ForbiddenError('operation.own_review', 'An operation on a kit you hold is resolved by another storekeeper or an admin');
+    }
 
     const kit = await custody.get(op.toolkitId);
     const before = {

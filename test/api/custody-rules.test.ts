@@ -149,6 +149,27 @@ describe.each(BACKENDS)('custody rules on %s', (backend) => {
     expect(renamed.json().class_key).toBe(before.class_key);
   });
 
+  it('a storekeeper who took a kit does not resolve their own discrepancy', async () => {
+    const kitId = await newKit();
+    const other = await createUser(t, await t.login(), 'storekeeper', `cr-store2-${backend}`);
+    expect((await submit(storekeeper.auth, { toolkit_id: kitId, operation_type: 'checkout' }, photos.full!)).statusCode).toBe(201);
+    const short = await submit(storekeeper.auth, { toolkit_id: kitId, operation_type: 'checkin' }, photos.withoutPliers!);
+    expect(short.json()).toMatchObject({ status: 'discrepancy', user_id: storekeeper.id });
+
+    const own = await resolve(short.json().id, { decision: 'confirmed', note: 'Нашлись' });
+    expect(own.statusCode, own.body).toBe(403);
+    expect(own.json().code).toBe('operation.own_review');
+    expect(await holderOf(kitId)).toMatchObject({ id: storekeeper.id });
+    const byOther = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/operations/${short.json().id}/resolve`,
+      headers: other.auth,
+      payload: { decision: 'marked_missing', note: 'Пассатижи не найдены' },
+    });
+    expect(byOther.statusCode, byOther.body).toBe(200);
+    expect(await holderOf(kitId)).toBeNull();
+  });
+
   it('resolving an old checkin does not take the kit from its next holder', async () => {
     const kitId = await newKit();
     const engineer = await createUser(t, await t.login(), 'engineer', `cr-again-${backend}`);

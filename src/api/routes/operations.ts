@@ -173,7 +173,8 @@ export async function operationRoutes(root: FastifyInstance, { deps }: { deps: D
         tags: ['review'],
         summary: 'Resolve a manual_check or discrepancy operation (audited)',
         description:
-          'A flagged checkin is closed by its resolution: the kit returns to the tool room; the decision, the note and the corrected counts stay in the audit.',
+          'A flagged checkin is closed by its resolution: the kit returns to the tool room; the decision, the note and the corrected counts stay in the audit. ' +
+          'Nobody resolves an operation of their own (403 `operation.own_review`).',
         security: [{ bearerAuth: [] }],
         params: IdParams,
         body: ResolveBodySchema,
