@@ -46,6 +46,8 @@ export async function createApp(config: Readonly<Config>, overrides: DepsOverrid
     bodyLimit: Math.ceil(config.maxUploadBytes * 1.4) + 64 * 1024, // base64 JSON uploads
     // Only behind a proxy that sets X-Forwarded-For; otherwise clients could pick their own address.
     trustProxy: config.trustProxy,
+    // Seed 000 is a FastAPI service, which answers /predict as /predict/: clients written for it work.
+    routerOptions: { ignoreTrailingSlash: true },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 

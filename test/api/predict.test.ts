@@ -115,6 +115,37 @@ describe('POST /predict/', () => {
     const notImage = await predict(engineer.auth, { toolkit_id: kitId }, [{ field: 'image', data: Buffer.from('just some text, not a photo') }]);
     expect(notImage.statusCode).toBe(415);
   });
+
+  it('answers a malformed or cut-off multipart body with 400 problem+json, on single and batch uploads', async () => {
+    for (const [url, field] of [
+      ['/predict/', 'image'],
+      ['/predict/batch', 'images'],
+      ['/api/v1/jobs', 'images'],
+    ] as const) {
+      const body = await multipartBody({ toolkit_id: kitId }, [{ field, data: photo }]);
+      const whole = Buffer.from(body.payload as Buffer);
+      const noBoundary = await t.app.inject({
+        method: 'POST',
+        url,
+        headers: { ...engineer.auth, 'content-type': 'multipart/form-data' },
+        payload: whole,
+      });
+      expect(noBoundary.statusCode, `${url} ${noBoundary.body}`).toBe(400);
+      expect(noBoundary.headers['content-type']).toContain('application/problem+json');
+      expect(noBoundary.json().code).toBe('request.malformed_multipart');
+
+      const cut = await t.app.inject({ method: 'POST', url, headers: { ...engineer.auth, ...body.headers }, payload: whole.subarray(0, whole.length - 200) });
+      expect(cut.statusCode, `${url} ${cut.body}`).toBe(400);
+      expect(cut.json().code).toBe('request.malformed_multipart');
+    }
+  });
+
+  it('answers /predict without the trailing slash, as FastAPI clients of the seed call it', async () => {
+    const body = await multipartBody({ toolkit_id: kitId }, [{ field: 'image', data: photo }]);
+    const res = await t.app.inject({ method: 'POST', url: '/predict', headers: { ...engineer.auth, ...body.headers }, payload: body.payload });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().comparison.status).toBeDefined();
+  });
 });
 
 describe('GET /media/ path validation', () => {

@@ -7,7 +7,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { Type, type Static, type TObject, type TProperties } from 'typebox';
 import { Value } from 'typebox/value';
-import { BadRequestError, UnsupportedMediaError } from '../../shared/errors.js';
+import { AppError, BadRequestError, UnsupportedMediaError } from '../../shared/errors.js';
 
 export interface UploadedFile {
   field: string;
@@ -59,20 +59,29 @@ export async function readUpload<S extends TObject>(
   if (!request.isMultipart()) throw new UnsupportedMediaError('Send the request as multipart/form-data');
   const raw: Record<string, string> = {};
   const files: UploadedFile[] = [];
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      const field = part.fieldname.replace(/\[\]$/, '');
-      if (!fileFields.includes(field)) {
-        part.file.resume();
-        throw new BadRequestError('request.unexpected_file', `Unexpected file field "${part.fieldname}"`, {
-          errors: [{ field: part.fieldname, message: `expected one of: ${fileFields.join(', ')}` }],
-        });
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        const field = part.fieldname.replace(/\[\]$/, '');
+        if (!fileFields.includes(field)) {
+          part.file.resume();
+          throw new BadRequestError('request.unexpected_file', `Unexpected file field "${part.fieldname}"`, {
+            errors: [{ field: part.fieldname, message: `expected one of: ${fileFields.join(', ')}` }],
+          });
+        }
+        files.push({ field, filename: part.filename, mimetype: part.mimetype, data: await part.toBuffer() });
+      } else {
+        raw[part.fieldname] = String(part.value);
       }
-      files.push({ field, filename: part.filename, mimetype: part.mimetype, data: await part.toBuffer() });
-    } else {
-      raw[part.fieldname] = String(part.value);
     }
+  } catch (err) {
+    throw asMultipartError(err);
   }
+  return { fields: validateFields(fieldsSchema, raw), files };
+}
+
+/** Text fields of a multipart body, converted and checked against the route's schema (400 with field errors). */
+export function validateFields<S extends TObject>(fieldsSchema: S, raw: Record<string, string>): Static<S> {
   const converted = Value.Default(fieldsSchema, Value.Convert(fieldsSchema, raw));
   const errors = [...Value.Errors(fieldsSchema, converted)].map((e) => {
     const missing = (e.params as { requiredProperties?: string[] } | undefined)?.requiredProperties;
@@ -81,5 +90,16 @@ export async function readUpload<S extends TObject>(
   if (errors.length > 0) {
     throw new BadRequestError('request.validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
   }
-  return { fields: converted as Static<S>, files };
+  return converted as Static<S>;
+}
+
+/**
+ * A body the multipart parser cannot read (no boundary, cut off mid-part, a broken part
+ * header) is the client's mistake: 400, not 500. The parser throws plain errors for these;
+ * errors that already carry a status (size limits…) pass through.
+ */
+export function asMultipartError(err: unknown): unknown {
+  if (err instanceof AppError || !(err instanceof Error) || typeof (err as { statusCode?: unknown }).statusCode === 'number') return err;
+  if (!/multipart|boundary|unexpected end|malformed|part header/i.test(err.message)) return err;
+  return new BadRequestError('request.malformed_multipart', `The multipart body could not be read: ${err.message}`);
 }

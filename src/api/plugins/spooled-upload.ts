@@ -12,8 +12,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import type { Static, TObject } from 'typebox';
-import { Value } from 'typebox/value';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaError } from '../../shared/errors.js';
+import { asMultipartError, validateFields } from './multipart.js';
 
 export interface SpooledFile {
   field: string;
@@ -138,17 +138,13 @@ export async function readSpooledUpload<S extends TObject>(
   } catch (err) {
     await cleanup();
     if ((err as { code?: string }).code === 'FST_FILES_LIMIT' && options.tooManyFiles) throw options.tooManyFiles();
-    throw err;
+    throw asMultipartError(err);
   }
 
-  const converted = Value.Default(fieldsSchema, Value.Convert(fieldsSchema, raw));
-  const errors = [...Value.Errors(fieldsSchema, converted)].map((e) => {
-    const missing = (e.params as { requiredProperties?: string[] } | undefined)?.requiredProperties;
-    return { field: missing?.join(', ') ?? e.instancePath.replace(/^\//, ''), message: e.message };
-  });
-  if (errors.length > 0) {
+  try {
+    return { fields: validateFields(fieldsSchema, raw), files, cleanup };
+  } catch (err) {
     await cleanup();
-    throw new BadRequestError('request.validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+    throw err;
   }
-  return { fields: converted as Static<S>, files, cleanup };
 }
