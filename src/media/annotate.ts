@@ -1,8 +1,8 @@
 /**
  * The annotated evidence photo: a box per detection coloured by tool class
  * (dashed when uncertain), a label tab «Russian name 0.87», translucent segment
- * fills when the model gives masks, and a legend listing what is missing
- * («Комплект полный» when nothing is).
+ * fills when the model gives masks, and a legend listing what is missing and what is
+ * extra («Комплект полный» when neither).
  *
  * - The photo is EXIF auto-oriented first: boxes refer to the upright image.
  * - Large photos are annotated on a copy whose long side is at most `maxSide`
@@ -39,6 +39,8 @@ export interface AnnotateInput {
   image: Buffer;
   detections: readonly AnnotatedDetection[];
   missing: ReadonlyArray<{ label: string; count: number }>;
+  /** Tools beyond the kit's quantities (or of classes it does not hold). */
+  extra?: ReadonlyArray<{ label: string; count: number }>;
   fontPath: string;
   /** JPEG quality, default 85. */
   quality?: number;
@@ -72,11 +74,15 @@ export function labelText(detection: Pick<AnnotatedDetection, 'label' | 'confide
 }
 
 /** Legend lines in Russian, and the panel's colour. */
-export function legendFor(input: Pick<AnnotateInput, 'missing' | 'detections'>): { lines: string[]; colour: string } {
+export function legendFor(input: Pick<AnnotateInput, 'missing' | 'extra' | 'detections'>): { lines: string[]; colour: string } {
   const uncertain = input.detections.filter((d) => d.uncertain).length;
-  const lines = input.missing.length === 0 ? ['Комплект полный'] : ['Отсутствует:', ...input.missing.map((m) => `• ${m.label} ×${m.count}`)];
+  const extra = input.extra ?? [];
+  const lines: string[] = [];
+  if (input.missing.length > 0) lines.push('Отсутствует:', ...input.missing.map((m) => `• ${m.label} ×${m.count}`));
+  if (extra.length > 0) lines.push('Лишние:', ...extra.map((m) => `• ${m.label} ×${m.count}`));
+  if (lines.length === 0) lines.push('Комплект полный');
   if (uncertain > 0) lines.push(`Пунктир — требует проверки: ${uncertain}`);
-  const colour = input.missing.length > 0 ? LEGEND_COLOURS.missing : uncertain > 0 ? LEGEND_COLOURS.review : LEGEND_COLOURS.complete;
+  const colour = lines[0] !== 'Комплект полный' ? LEGEND_COLOURS.missing : uncertain > 0 ? LEGEND_COLOURS.review : LEGEND_COLOURS.complete;
   return { lines, colour };
 }
 

@@ -99,6 +99,7 @@ export function createPredictionService(deps: {
         uncertain: d.uncertain,
       })),
       missing: result.comparison.missing.map((m) => ({ label: m.tool_name, count: m.count })),
+      extra: result.comparison.extra.map((m) => ({ label: m.tool_name, count: m.count })),
     });
     await deps.media.put(key, annotated, 'image/jpeg');
     deps.logger.debug({ key, prediction: row.id }, 'deferred preview drawn');

@@ -73,6 +73,7 @@ export interface AnnotationRequest {
   image: Buffer;
   detections: Array<{ toolKey: string | null; label: string; confidence: number; box: Box; uncertain: boolean; polygon?: Array<[number, number]> }>;
   missing: Array<{ label: string; count: number }>;
+  extra: Array<{ label: string; count: number }>;
 }
 
 export interface RecognitionSettings {
@@ -173,6 +174,7 @@ export function createRecognitionService(deps: {
         ...(c.detection.polygon ? { polygon: c.detection.polygon } : {}),
       })),
       missing: comparison.missing.map((m) => ({ label: m.tool_name, count: m.count })),
+      extra: comparison.extra.map((m) => ({ label: m.tool_name, count: m.count })),
     });
     const annotateMs = performance.now() - annotateStarted;
 

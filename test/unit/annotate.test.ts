@@ -95,6 +95,15 @@ describe('annotateImage', () => {
     expect(labelText({ label: '  ', confidence: 1 })).toBe('? 1.00');
   });
 
+  it('lists extra tools too: a kit with a tool too many is not «Комплект полный»', () => {
+    const extraOnly = legendFor({ missing: [], extra: [{ label: 'Пассатижи', count: 1 }], detections: [] });
+    expect(extraOnly.lines).toEqual(['Лишние:', '• Пассатижи ×1']);
+    expect(extraOnly.colour).toBe(legendFor({ missing: [{ label: 'Бокорезы', count: 1 }], detections: [] }).colour);
+    expect(extraOnly.colour).not.toBe(legendFor({ missing: [], detections: [] }).colour);
+    const both = legendFor({ missing: [{ label: 'Бокорезы', count: 1 }], extra: [{ label: 'Пассатижи', count: 2 }], detections: [] });
+    expect(both.lines).toEqual(['Отсутствует:', '• Бокорезы ×1', 'Лишние:', '• Пассатижи ×2']);
+  });
+
   it('fills segment polygons translucently and dashes uncertain boxes', async () => {
     const out = await annotateImage({
       image: await grey(640, 480),
