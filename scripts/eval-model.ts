@@ -27,8 +27,20 @@ const { values } = parseArgs({
 });
 const COUNT = Number(values.count);
 const SEED = Number(values.seed);
-if (SEED >= 1_000_000 && SEED < 3_000_000) {
-  console.error('--seed overlaps the training seeds (1,000,000–2,999,999); pick held-out seeds');
+/** Seeds the default model was trained on (ml/train.sh): held-out scenes must come from elsewhere. */
+const TRAINING_SEEDS = [1_000_000, 3_000_000] as const;
+// The renderer reduces seeds modulo 2^32: any seed outside [0, 2^32) or not an integer would
+// quietly repeat another scene (a training one, perhaps).
+if (!Number.isInteger(COUNT) || COUNT < 1) {
+  console.error('--count must be a positive integer');
+  process.exit(2);
+}
+if (!Number.isInteger(SEED) || SEED < 0 || SEED + COUNT > 2 ** 32) {
+  console.error('--seed must be an integer with seed + count within [0, 2^32)');
+  process.exit(2);
+}
+if (SEED < TRAINING_SEEDS[1] && SEED + COUNT > TRAINING_SEEDS[0]) {
+  console.error(`seeds ${SEED}–${SEED + COUNT - 1} overlap the training seeds (1,000,000–2,999,999); pick held-out seeds`);
   process.exit(2);
 }
 
