@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -170,6 +170,72 @@ function parseCors(value: string): Config['corsOrigins'] {
   return trimmed.split(',').map((o) => o.trim()).filter(Boolean);
 }
 
+/** Names whose values are never printed, not even in a configuration error. */
+const SECRET_NAME = /_(SECRET|PASSWORD|TOKEN|KEY)$/;
+/** Names holding URLs, printed with their credentials hidden. */
+const URL_NAME = /_URLS?$/;
+
+/** A value as a configuration error may show it: secrets hidden, URL passwords replaced by ***. */
+function printable(name: string, value: string): string {
+  if (SECRET_NAME.test(name)) return 'value not shown';
+  return `got ${JSON.stringify(URL_NAME.test(name) ? redactCredentials(value) : value)}`;
+}
+
+/**
+ * Hides the password of every URL in a value (one or comma-separated), even an invalid one:
+ * `scheme://user:pass@host` → `scheme://user:***@host` (the last @ before the next URL ends the
+ * password, so an unencoded @ in it is hidden too), `user:pass@host` without a scheme →
+ * `***@host`, and `?password=` style parameters.
+ */
+function redactCredentials(value: string): string {
+  if (!value.includes('://')) return value.includes('@') ? `***${value.slice(value.lastIndexOf('@'))}` : value;
+  return value
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s,]*):(?:(?![a-z][a-z0-9+.-]*:\/\/).)*@/gi, '$1:***@')
+    .replace(/([?&][^=&#]*(?:password|pass|pwd|secret|token|key)[^=&#]*=)[^&#\s,]*/gi, '$1***');
+}
+
+/** One line per invalid variable; the allowed values of a choice (a union of literals) are listed. */
+function propertyProblem(name: string, schema: TSchema, value: unknown, raw: string | undefined): string | null {
+  if (value === undefined) return null; // optional and unset; required ones all have defaults
+  const errors = Value.Errors(schema, value);
+  if (errors.length === 0) return null;
+  const choices = literalChoices(schema);
+  const message = choices
+    ? `must be one of: ${choices.join(', ')}`
+    : [...new Set(errors.filter((e) => e.keyword !== 'anyOf').map((e) => e.message))].join('; ') || errors[0]!.message;
+  return `${name}: ${message} (${printable(name, raw ?? String(value))})`;
+}
+
+function literalChoices(schema: TSchema): string[] | null {
+  const variants = (schema as { anyOf?: unknown }).anyOf;
+  if (!Array.isArray(variants) || variants.length === 0) return null;
+  if (!variants.every((v) => v && typeof v === 'object' && 'const' in v)) return null;
+  return variants.map((v) => String((v as { const: unknown }).const));
+}
+
+/**
+ * The seed's DB_* / REDIS_* settings mean nothing without their host: rather than fall back to
+ * PGlite or in-process Redis behind the operator's back, say so (a URL makes them moot).
+ */
+const SEED_GROUPS = [
+  { host: 'DB_HOST', url: 'DATABASE_URL', server: 'PostgreSQL', parts: ['DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD'] },
+  { host: 'REDIS_HOST', url: 'REDIS_URL', server: 'Redis', parts: ['REDIS_PORT', 'REDIS_PASSWORD', 'REDIS_DB'] },
+] as const;
+
+function orphanedSeedProblems(raw: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const group of SEED_GROUPS) {
+    if (raw[group.host] !== undefined || raw[group.url] !== undefined) continue;
+    const set = group.parts.filter((key) => raw[key] !== undefined);
+    if (set.length === 0) continue;
+    const names = set.length === 1 ? set[0] : `${set.slice(0, -1).join(', ')} and ${set.at(-1)}`;
+    problems.push(
+      `${names} ${set.length === 1 ? 'is' : 'are'} set but ${group.host} is not: set ${group.host} (or ${group.url}) to use ${group.server}`,
+    );
+  }
+  return problems;
+}
+
 /** Parse and validate; throws ConfigError listing every problem. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Readonly<Config> {
   // Only documented keys, and empty strings count as unset (`FOO=` in a .env file).
@@ -178,11 +244,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
     const value = source[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
-  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw)) as Env;
-  const problems = [...Value.Errors(EnvSchema, env)].map(
-    (e) => `${e.instancePath.replace(/^\//, '') || 'environment'}: ${e.message} (got ${JSON.stringify(raw[e.instancePath.slice(1)])})`,
-  );
-  if (env.REVIEW_FLOOR !== undefined && env.DEFAULT_CONFIDENCE !== undefined && env.REVIEW_FLOOR > env.DEFAULT_CONFIDENCE) {
+  // Convert and Default work in place: `raw` keeps what was given, for the checks below.
+  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, { ...raw })) as Env;
+  // Checked variable by variable: one line each, and never cut short by TypeBox's maxErrors.
+  const problems = Object.entries(EnvSchema.properties).flatMap(([key, schema]: [string, TSchema]) => {
+    const problem = propertyProblem(key, schema, (env as Record<string, unknown>)[key], raw[key]);
+    return problem === null ? [] : [problem];
+  });
+  problems.push(...orphanedSeedProblems(raw));
+  if (
+    typeof env.REVIEW_FLOOR === 'number' &&
+    typeof env.DEFAULT_CONFIDENCE === 'number' &&
+    env.REVIEW_FLOOR > env.DEFAULT_CONFIDENCE
+  ) {
     problems.push('REVIEW_FLOOR: must not be above DEFAULT_CONFIDENCE');
   }
   if (problems.length > 0) throw new ConfigError(problems);
