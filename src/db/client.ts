@@ -2,7 +2,9 @@
  * The database: embedded PGlite (file-backed, zero setup) or PostgreSQL through a
  * node-postgres pool. Both speak the same Drizzle API and run the same migrations.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -147,36 +149,197 @@ async function timedPing(db: Db, timeoutMs: number): Promise<number> {
   return Math.round((performance.now() - started) * 10) / 10;
 }
 
+/** Who holds a PGlite folder lock, as recorded in the lock file. */
+export interface LockHolder {
+  pid: number;
+  hostname?: string;
+  platform?: string;
+  /** /proc/sys/kernel/random/boot_id: one boot of one kernel. */
+  bootId?: string | null;
+  /** /proc/self/ns/pid, e.g. `pid:[4026531836]`: the pid means something only inside it. */
+  pidNamespace?: string | null;
+  /** Start time of the process in clock ticks since boot (/proc/self/stat): tells it from an earlier one with the same pid. */
+  processStart?: string | null;
+  since?: string;
+  /** Random per lock: close removes the lock only while it is still this one. */
+  token?: string;
+}
+
+type LockRefusal = 'in-use' | 'this-process' | 'unverifiable';
+
 export class DatabaseLockedError extends Error {
-  constructor(dir: string, pid: number) {
+  constructor(
+    readonly dir: string,
+    readonly lockPath: string,
+    /** null when the lock file cannot be read as a lock. */
+    readonly holder: LockHolder | null,
+    reason: LockRefusal,
+  ) {
+    const alternatives = 'PGlite allows one process per data folder: stop the other process, use another DATA_DIR, or set DATABASE_URL to share a PostgreSQL server between processes.';
     super(
-      `The embedded database in ${dir} is in use by another toolcontrol process (pid ${pid}). ` +
-        'PGlite allows one process per data folder: stop the other process, use another DATA_DIR, ' +
-        'or set DATABASE_URL to share a PostgreSQL server between processes.',
+      reason === 'this-process'
+        ? `The embedded database in ${dir} is already open in this process.`
+        : reason === 'in-use'
+          ? `The embedded database in ${dir} is in use by another toolcontrol process (pid ${holder?.pid}). ${alternatives}`
+          : `The embedded database in ${dir} is locked by ${describeHolder(holder)}, which cannot be checked from here ` +
+            `(another host, container or boot, or a lock without those details). ${alternatives} ` +
+            `If no other process uses the folder (a container or machine that was killed or restarted), ` +
+            `remove the stale lock file ${lockPath} and start again.`,
     );
     this.name = 'DatabaseLockedError';
   }
 }
 
+function describeHolder(holder: LockHolder | null): string {
+  if (!holder) return 'an unknown process (the lock file is unreadable)';
+  if (!holder.hostname) return `pid ${holder.pid} (a lock file of an earlier version, without host details)`;
+  const namespace = holder.pidNamespace ? `, PID namespace ${holder.pidNamespace}` : '';
+  const since = holder.since ? `, since ${holder.since}` : '';
+  return `pid ${holder.pid} on host ${holder.hostname} (boot ${holder.bootId ?? 'unknown'}${namespace}${since})`;
+}
+
 /**
- * PGlite has no lock of its own and two processes on one folder corrupt it.
- * A pid file created exclusively guards the folder; a stale one (dead pid) is taken over.
+ * PGlite has no lock of its own and two processes on one folder corrupt it. A lock file
+ * created exclusively beside the folder guards it, recording the pid and where that pid
+ * means something: host, boot and PID namespace. Containers on one volume each run node as
+ * pid 1 (or another low pid) in their own namespace, where the others' pids look dead, so a
+ * lock is taken over only when it comes from this host, boot and namespace and its process
+ * is gone. Anything else is refused, naming the file to remove once the operator knows the
+ * holder is gone.
  */
 function acquireDirectoryLock(dir: string): () => void {
   // Beside the folder, not inside it: PGlite owns the folder's contents.
-  const lockPath = `${dir}.lock`;
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const lockPath = `${path.resolve(dir)}.lock`;
+  const self = processIdentity();
+  const token = crypto.randomUUID();
+  const content = JSON.stringify({ pid: process.pid, ...self, since: new Date().toISOString(), token } satisfies LockHolder);
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(lockPath, { force: true });
+      fs.writeFileSync(lockPath, content, { flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number.parseInt(fs.readFileSync(lockPath, 'utf8'), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) throw new DatabaseLockedError(dir, owner);
-      fs.rmSync(lockPath, { force: true });
+      const found = readLock(lockPath);
+      if (found === null) continue; // removed meanwhile: try again
+      const holder = parseLock(found);
+      const refusal = refusalFor(holder, self);
+      if (refusal) throw new DatabaseLockedError(dir, lockPath, holder, refusal);
+      takeOverStaleLock(lockPath, found);
+      continue;
+    }
+    // A process that exits without close (fatal error, forced exit) leaves no lock behind;
+    // only a killed process or machine does.
+    const release = () => {
+      process.off('exit', release);
+      try {
+        if (readLock(lockPath) === content) fs.rmSync(lockPath, { force: true });
+      } catch {
+        /* unreadable now: nothing more to do on the way out */
+      }
+    };
+    process.on('exit', release);
+    return release;
+  }
+  throw new Error(`Could not lock ${dir}: ${lockPath} keeps changing`);
+}
+
+/** Why a lock must be respected, or null when it is provably stale. */
+function refusalFor(holder: LockHolder | null, self: ProcessIdentity): LockRefusal | null {
+  // A lock of an earlier version (a bare pid) does not say where that pid lives.
+  if (!holder || !sameHostAndNamespace(holder, self)) return 'unverifiable';
+  if (holder.pid === process.pid) {
+    // Our pid: this very process (another open, another thread), or an earlier process that
+    // had the pid and is gone, which only a different start time proves.
+    const earlier = !!self.processStart && !!holder.processStart && holder.processStart !== self.processStart;
+    return earlier ? null : 'this-process';
+  }
+  return isAlive(holder.pid) ? 'in-use' : null;
+}
+
+function sameHostAndNamespace(holder: LockHolder, self: ProcessIdentity): boolean {
+  if (holder.hostname !== self.hostname || holder.platform !== self.platform) return false;
+  // Without PID namespaces (not Linux) the host name is all there is to compare.
+  if (self.platform !== 'linux') return true;
+  // Equal namespace ids within one boot: the same namespace, or its id reused after every
+  // process in it ended; either way a dead pid there is really dead.
+  return !!self.bootId && !!self.pidNamespace && holder.bootId === self.bootId && holder.pidNamespace === self.pidNamespace;
+}
+
+/**
+ * Removes a stale lock unless it changed since it was judged: moved aside first (atomic), so
+ * of two processes taking over at once neither deletes the lock the other has just created.
+ */
+function takeOverStaleLock(lockPath: string, stale: string): void {
+  const aside = `${lockPath}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.stale`;
+  try {
+    fs.renameSync(lockPath, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (readLock(aside) !== stale) {
+    // Someone else's fresh lock: put it back (link does not overwrite) and look again.
+    try {
+      fs.linkSync(aside, lockPath);
+    } catch {
+      /* a newer lock is in place; the next attempt judges that one */
     }
   }
-  throw new Error(`Could not lock ${dir}`);
+  fs.rmSync(aside, { force: true });
+}
+
+/** The lock file's content; null when it does not exist. */
+function readLock(lockPath: string): string | null {
+  try {
+    return fs.readFileSync(lockPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** JSON of LockHolder, or the bare pid earlier versions wrote; null when neither. */
+function parseLock(content: string): LockHolder | null {
+  const text = content.trim();
+  if (/^\d+$/.test(text)) return { pid: Number(text) };
+  try {
+    const holder = JSON.parse(text) as LockHolder;
+    return Number.isInteger(holder?.pid) && holder.pid > 0 ? holder : null;
+  } catch {
+    return null;
+  }
+}
+
+interface ProcessIdentity {
+  hostname: string;
+  platform: string;
+  bootId: string | null;
+  pidNamespace: string | null;
+  processStart: string | null;
+}
+
+let identity: ProcessIdentity | undefined;
+
+function processIdentity(): ProcessIdentity {
+  identity ??= {
+    hostname: os.hostname(),
+    platform: process.platform,
+    bootId: readOrNull(() => fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+    pidNamespace: readOrNull(() => fs.readlinkSync('/proc/self/ns/pid')),
+    // Field 22; the command name in field 2 may hold spaces, so count after its ')'.
+    processStart: readOrNull(() => {
+      const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+    }),
+  };
+  return identity;
+}
+
+function readOrNull(read: () => string): string | null {
+  try {
+    return read() || null;
+  } catch {
+    return null;
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { count, eq, sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseLockedError, openDatabase, type Database } from '../../src/db/client.js';
+import { openDatabase, type Database } from '../../src/db/client.js';
 import { REFERENCE_KIT_NAME, seedDefaults } from '../../src/db/seed.js';
 import { modelClassAliases, toolkitItems, toolkits, tools, users } from '../../src/db/schema/index.js';
 import { TOOL_CLASSES } from '../../src/domain/tool-classes.js';
@@ -94,13 +94,13 @@ describe('embedded PGlite on disk', () => {
       await first.migrate();
       await seedDefaults(first.db, { admin, logger: silentLogger });
 
-      // A live foreign pid in the lock file stands for another process.
+      // A live foreign pid of this host and namespace in the lock file stands for another process.
       const lockPath = `${dir}.lock`;
-      const ownPid = fs.readFileSync(lockPath, 'utf8');
-      expect(ownPid).toBe(String(process.pid));
-      fs.writeFileSync(lockPath, String(process.ppid));
-      await expect(openDatabase({ url: null, pgliteDir: dir, logger: silentLogger })).rejects.toThrow(DatabaseLockedError);
-      fs.writeFileSync(lockPath, ownPid);
+      const own = fs.readFileSync(lockPath, 'utf8');
+      expect(JSON.parse(own)).toMatchObject({ pid: process.pid });
+      fs.writeFileSync(lockPath, JSON.stringify({ ...JSON.parse(own), pid: process.ppid }));
+      await expect(openDatabase({ url: null, pgliteDir: dir, logger: silentLogger })).rejects.toThrow(/in use by another toolcontrol process/);
+      fs.writeFileSync(lockPath, own);
       await first.close();
       expect(fs.existsSync(lockPath)).toBe(false);
 
@@ -113,15 +113,5 @@ describe('embedded PGlite on disk', () => {
     }
   });
 
-  it('takes over a stale lock left by a dead process', async () => {
-    const tmp = tempDir();
-    const dir = path.join(tmp.dir, 'pglite');
-    try {
-      fs.writeFileSync(`${dir}.lock`, '999999999');
-      const db = await openDatabase({ url: null, pgliteDir: dir, logger: silentLogger });
-      await db.close();
-    } finally {
-      tmp.cleanup();
-    }
-  });
+  // Stale locks, other hosts and containers: pglite-lock.test.ts.
 });
