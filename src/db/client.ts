@@ -167,6 +167,11 @@ export interface LockHolder {
 
 type LockRefusal = 'in-use' | 'this-process' | 'unverifiable';
 
+/** The holder refreshes its lock file's time this often… */
+export const LOCK_HEARTBEAT_MS = 10_000;
+/** …so a lock whose holder cannot be checked from here is stale once this long without one. */
+export const LOCK_STALE_MS = 60_000;
+
 export class DatabaseLockedError extends Error {
   constructor(
     readonly dir: string,
@@ -182,9 +187,10 @@ export class DatabaseLockedError extends Error {
         : reason === 'in-use'
           ? `The embedded database in ${dir} is in use by another toolcontrol process (pid ${holder?.pid}). ${alternatives}`
           : `The embedded database in ${dir} is locked by ${describeHolder(holder)}, which cannot be checked from here ` +
-            `(another host, container or boot, or a lock without those details). ${alternatives} ` +
-            `If no other process uses the folder (a container or machine that was killed or restarted), ` +
-            `remove the stale lock file ${lockPath} and start again.`,
+            `(another host, container or boot, or a lock without those details) and refreshed its lock less than ` +
+            `${LOCK_STALE_MS / 1000} s ago. ${alternatives} ` +
+            `A lock not refreshed for ${LOCK_STALE_MS / 1000} s (its process or machine was killed) is taken over at the next start; ` +
+            `if you know no other process uses the folder, remove the stale lock file ${lockPath} and start again.`,
     );
     this.name = 'DatabaseLockedError';
   }
@@ -203,9 +209,12 @@ function describeHolder(holder: LockHolder | null): string {
  * created exclusively beside the folder guards it, recording the pid and where that pid
  * means something: host, boot and PID namespace. Containers on one volume each run node as
  * pid 1 (or another low pid) in their own namespace, where the others' pids look dead, so a
- * lock is taken over only when it comes from this host, boot and namespace and its process
- * is gone. Anything else is refused, naming the file to remove once the operator knows the
- * holder is gone.
+ * lock is taken over when it comes from this host, boot and namespace and its process is
+ * gone. Where the holder cannot be checked (another container, host or boot), its heartbeat
+ * decides: a holder touches the file every LOCK_HEARTBEAT_MS, and a lock untouched for
+ * LOCK_STALE_MS belongs to a process or machine that was killed, so a container restarted
+ * after an OOM kill or a machine after a power cut starts again on its own, a minute later
+ * at most. A fresh lock is refused, naming the file to remove.
  */
 function acquireDirectoryLock(dir: string): () => void {
   // Beside the folder, not inside it: PGlite owns the folder's contents.
@@ -221,14 +230,30 @@ function acquireDirectoryLock(dir: string): () => void {
       const found = readLock(lockPath);
       if (found === null) continue; // removed meanwhile: try again
       const holder = parseLock(found);
-      const refusal = refusalFor(holder, self);
+      let refusal = refusalFor(holder, self);
+      // No heartbeat for a minute: the holder was killed. Locks of earlier versions had no
+      // heartbeat, so theirs counts only when their pid is not alive here either.
+      const silentHolder = holder && !holder.hostname && isAlive(holder.pid);
+      if (refusal === 'unverifiable' && !silentHolder && lockAgeMs(lockPath) > LOCK_STALE_MS) refusal = null;
       if (refusal) throw new DatabaseLockedError(dir, lockPath, holder, refusal);
       takeOverStaleLock(lockPath, found);
       continue;
     }
     // A process that exits without close (fatal error, forced exit) leaves no lock behind;
     // only a killed process or machine does.
+    const heartbeat = setInterval(() => {
+      try {
+        if (readLock(lockPath) === content) {
+          const now = new Date();
+          fs.utimesSync(lockPath, now, now);
+        }
+      } catch {
+        /* the next beat tries again */
+      }
+    }, LOCK_HEARTBEAT_MS);
+    heartbeat.unref();
     const release = () => {
+      clearInterval(heartbeat);
       process.off('exit', release);
       try {
         if (readLock(lockPath) === content) fs.rmSync(lockPath, { force: true });
@@ -285,6 +310,15 @@ function takeOverStaleLock(lockPath: string, stale: string): void {
     }
   }
   fs.rmSync(aside, { force: true });
+}
+
+/** Time since the lock file was last written or refreshed; 0 when it is gone. */
+function lockAgeMs(lockPath: string): number {
+  try {
+    return Date.now() - fs.statSync(lockPath).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** The lock file's content; null when it does not exist. */

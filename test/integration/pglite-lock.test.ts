@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
-import { DatabaseLockedError, openDatabase } from '../../src/db/client.js';
+import { DatabaseLockedError, LOCK_HEARTBEAT_MS, LOCK_STALE_MS, openDatabase } from '../../src/db/client.js';
 import { tempDir } from '../helpers/config.js';
 import { silentLogger } from '../helpers/databases.js';
 
@@ -74,6 +74,7 @@ describe.runIf(process.platform === 'linux')('PGlite folder lock', () => {
       const refusal = await open(dir).catch((err: unknown) => err);
       expect(refusal).toBeInstanceOf(DatabaseLockedError);
       expect((refusal as Error).message).toContain(`pid ${holder.pid}`);
+      expect((refusal as Error).message).toContain('taken over at the next start');
       expect((refusal as Error).message).toContain(`remove the stale lock file ${lockPath}`);
       expect(fs.readFileSync(lockPath, 'utf8')).toBe(content);
     } finally {
@@ -100,6 +101,46 @@ describe.runIf(process.platform === 'linux')('PGlite folder lock', () => {
       tmp.cleanup();
     }
   });
+
+  it.each([
+    ['pid 1 of another container (killed, then restarted)', { pid: 1, pidNamespace: otherNamespace }],
+    ['a process of an earlier boot (a power cut)', { pid: 4321, bootId: otherBoot }],
+    ['a process on another host', { pid: 1, hostname: 'other-host', bootId: otherBoot }],
+  ])('takes over a lock held by %s once it has not been refreshed for the stale time', async (_, holder) => {
+    const tmp = tempDir();
+    const dir = path.join(tmp.dir, 'pglite');
+    const lockPath = `${dir}.lock`;
+    try {
+      fs.writeFileSync(lockPath, lockFile(holder));
+      const silent = new Date(Date.now() - LOCK_STALE_MS - 5_000);
+      fs.utimesSync(lockPath, silent, silent);
+      const database = await open(dir);
+      expect(JSON.parse(fs.readFileSync(lockPath, 'utf8'))).toMatchObject({ ...thisProcess(), pid: process.pid });
+      await database.close();
+      expect(fs.existsSync(lockPath)).toBe(false);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('refreshes its own lock while open (the heartbeat other containers judge it by)', async () => {
+    const tmp = tempDir();
+    const dir = path.join(tmp.dir, 'pglite');
+    const lockPath = `${dir}.lock`;
+    try {
+      const database = await open(dir);
+      try {
+        const old = new Date(Date.now() - LOCK_STALE_MS);
+        fs.utimesSync(lockPath, old, old);
+        await new Promise((r) => setTimeout(r, LOCK_HEARTBEAT_MS + 1_000));
+        expect(Date.now() - fs.statSync(lockPath).mtimeMs).toBeLessThan(LOCK_HEARTBEAT_MS + 2_000);
+      } finally {
+        await database.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  }, 30_000);
 
   it('takes over stale locks of this host and namespace, and refuses every second opener while open', async () => {
     const tmp = tempDir();
