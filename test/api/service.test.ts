@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { buildTestApp } from '../helpers/app.js';
+import { createScriptedDetector } from '../helpers/fake-detector.js';
 
 describe('service routes', () => {
   let t: TestApp;
@@ -25,6 +26,21 @@ describe('service routes', () => {
     // No model in this app: the service still serves, degraded.
     expect(body.status).toBe('degraded');
     expect(body.model.loaded).toBe(false);
+  });
+
+  it('GET /base/ready is 503 while the model is missing, 200 once everything is up', async () => {
+    const notReady = await t.app.inject({ url: '/base/ready' });
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.json()).toMatchObject({ status: 'degraded', model: { loaded: false } });
+
+    const withModel = await buildTestApp({ overrides: { detector: createScriptedDetector(() => []) } });
+    try {
+      const ready = await withModel.app.inject({ url: '/base/ready' });
+      expect(ready.statusCode, ready.body).toBe(200);
+      expect(ready.json()).toMatchObject({ status: 'ok', model: { loaded: true } });
+    } finally {
+      await withModel.close();
+    }
   });
 
   it('answers unknown routes with problem+json', async () => {

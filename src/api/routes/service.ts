@@ -73,4 +73,22 @@ export const serviceRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (a
       return reply.code(report.status === 'down' ? 503 : 200).send(report);
     },
   );
+
+  app.get(
+    '/base/ready',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'Readiness for a load balancer or orchestrator',
+        description:
+          '200 only when this process can check kits: the database answers, the model is loaded and, when configured, Redis answers ' +
+          '(sessions are checked there). 503 otherwise, with the same report as /base/health. /base/health stays 200 while degraded.',
+        response: { 200: HealthSchema, 503: HealthSchema },
+      },
+    },
+    async (_request, reply) => {
+      const report = await deps.services.health.check();
+      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    },
+  );
 };
