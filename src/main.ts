@@ -10,10 +10,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down');
-    // In-flight requests finish; a stuck one does not hold the process forever.
-    const force = setTimeout(() => process.exit(1), 15_000);
+    // In-flight requests finish (open job event streams are ended); a stuck one does not hold
+    // the process forever. docker-compose's stop_grace_period for the API is set above this.
+    const force = setTimeout(() => {
+      app.log.error('shutdown took longer than 15 s: exiting without finishing it');
+      process.exit(1);
+    }, 15_000);
     force.unref();
     await close();
+    app.log.info('server stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

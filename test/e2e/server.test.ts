@@ -1,12 +1,18 @@
 /**
  * The real process, started with `npm start` on an empty DATA_DIR: it creates its
  * embedded database, serves health and docs over HTTP, stops on SIGTERM, and finds
- * its data again after a restart.
+ * its data again after a restart; a client following a job's events does not hold up its stop.
  */
+import crypto from 'node:crypto';
 import path from 'node:path';
+import { Redis } from 'ioredis';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/config/index.js';
 import { tempDir } from '../helpers/config.js';
-import { startServer } from '../helpers/server-process.js';
+import { TEST_REDIS_URL } from '../helpers/databases.js';
+import { startEntry } from '../helpers/entry-process.js';
+import { freePort, startServer } from '../helpers/server-process.js';
 
 describe('server process', () => {
   it('starts on an empty data folder, serves HTTP, stops cleanly and keeps its data', async () => {
@@ -41,6 +47,84 @@ describe('server process', () => {
       tmp.cleanup();
     }
   });
+});
+
+// With Redis and no worker the job stays queued: its event stream stays open until the server ends it.
+describe.skipIf(!TEST_REDIS_URL)('server process with a client on a job event stream', () => {
+  it('ends the stream with a shutdown event and exits 0 within a few seconds of SIGTERM', async () => {
+    const tmp = tempDir('toolcontrol-sse-');
+    // A Redis database of its own: other runs' queues on the same server stay apart.
+    const redisUrl = new URL(TEST_REDIS_URL!);
+    redisUrl.pathname = `/${1 + crypto.randomInt(15)}`;
+    const redis = new Redis(redisUrl.toString());
+    await redis.flushdb();
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const server = startEntry('src/main.ts', {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: path.join(tmp.dir, 'data'),
+      REDIS_URL: redisUrl.toString(),
+      MODEL_PATH: path.join(PROJECT_ROOT, 'test/fixtures/onnx/detect.onnx'),
+      ADMIN_PASSWORD: 'sse-admin-password',
+      JWT_SECRET: 'sse-test-secret-sse-test-secret-0123456789',
+    });
+    const events = new AbortController();
+    try {
+      await server.waitFor('Server listening', 60_000);
+      const login = await fetch(`${baseUrl}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ employee_number: 'admin', password: 'sse-admin-password' }),
+      }).then((r) => r.json());
+      const auth = { authorization: `Bearer ${login.access_token}` };
+      const kitId = (await fetch(`${baseUrl}/api/v1/toolkits`, { headers: auth }).then((r) => r.json())).items[0].id;
+      const photo = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+      const form = new FormData();
+      form.append('toolkit_id', String(kitId));
+      form.append('images', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'a.jpg');
+      const submitted = await fetch(`${baseUrl}/api/v1/jobs`, { method: 'POST', headers: auth, body: form });
+      expect(submitted.status, await submitted.clone().text()).toBe(202);
+      const { events_url: eventsUrl } = await submitted.json();
+
+      const stream = await fetch(`${baseUrl}${eventsUrl}`, { headers: auth, signal: events.signal });
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.getReader();
+      const decoder = new TextDecoder();
+      let received = '';
+      let cut: Error | null = null;
+      const read = async () => {
+        try {
+          const { value, done } = await reader.read();
+          if (value) received += decoder.decode(value, { stream: true });
+          return done;
+        } catch (err) {
+          cut = err as Error; // the connection dropped when the process exited
+          return true;
+        }
+      };
+      while (!received.includes('event: progress')) expect(await read()).toBe(false);
+      expect(received).toContain('"state":"queued"');
+
+      const started = Date.now();
+      server.child.kill('SIGTERM');
+      // The stream ends (rather than the connection being cut) with a last event.
+      while (!(await read()));
+      const { code } = await server.exited;
+      const elapsed = Date.now() - started;
+      expect({ code, elapsed: elapsed < 5_000 }, server.output()).toEqual({ code: 0, elapsed: true });
+      expect(cut).toBeNull();
+      expect(received).toMatch(/event: shutdown\ndata: .*reconnect/);
+      expect(server.output()).toContain('server stopped');
+    } finally {
+      events.abort();
+      server.kill();
+      await server.exited;
+      await redis.flushdb().catch(() => undefined);
+      redis.disconnect();
+      tmp.cleanup();
+    }
+  }, 120_000);
 });
 
 /** The kit list as the admin sees it, or null while the workflow API does not exist yet. */

@@ -10,12 +10,13 @@
  */
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import type { JobItem } from '../../db/schema/index.js';
 import type { JobEvent, JobView } from '../../services/job-service.js';
-import { BadRequestError, PayloadTooLargeError } from '../../shared/errors.js';
+import { BadRequestError, PayloadTooLargeError, ServiceUnavailableError } from '../../shared/errors.js';
 import { authenticate } from '../plugins/auth.js';
 import { multipartSchema } from '../plugins/multipart.js';
 import { readSpooledUpload } from '../plugins/spooled-upload.js';
@@ -24,6 +25,8 @@ import { JobAcceptedSchema, JobParamsSchema } from '../schemas/jobs.js';
 import { PredictFieldsSchema } from '../schemas/recognition.js';
 
 const HEARTBEAT_MS = 15_000;
+/** Sent with the final `shutdown` event: how soon EventSource clients reconnect. */
+const RECONNECT_MS = 1_000;
 
 function viewer(request: FastifyRequest) {
   return { id: request.user.id, role: request.user.role };
@@ -108,6 +111,13 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
   const spoolDir = path.join(config.dataDir, 'tmp');
   const security = [{ bearerAuth: [] }];
   const params = JobParamsSchema;
+
+  // Open event streams never end on their own while a job runs: app.close() would wait for
+  // them until the force timer. Before the server closes, each one is told and ended.
+  const openStreams = new Set<() => Promise<void>>();
+  app.addHook('preClose', async () => {
+    await Promise.all([...openStreams].map((end) => end()));
+  });
 
   const upload = multipartSchema(PredictFieldsSchema, {
     zip_file: { description: 'ZIP archive of photos (or send `images` instead)', required: false },
@@ -207,12 +217,13 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
         summary: 'Follow a job as Server-Sent Events',
         description:
           'text/event-stream. `item` (one per finished image, data: a JobItem; those finished earlier come first), `progress` ' +
-          '(data: state, total, processed, failed), and `done` (data: state, summary, error) before the stream ends. ' +
+          '(data: state, total, processed, failed), and `done` (data: state, summary, error) before the stream ends. When the ' +
+          'server shuts down the stream ends with `shutdown` instead: reconnect (EventSource does) to follow the job on. ' +
           'EventSource clients may pass the token as `?access_token=`.',
         security,
         params,
         produces: ['text/event-stream'],
-        response: { 200: Type.String({ description: 'An event stream' }), ...problems(401, 404) },
+        response: { 200: Type.String({ description: 'An event stream' }), ...problems(401, 404, 503) },
       },
     },
     async (request, reply) => {
@@ -225,37 +236,69 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
       request.raw.once('close', abort);
       reply.raw.once('close', abort);
       if (request.raw.destroyed || reply.raw.destroyed) abort();
-      const events = service.watch(who, id, { signal: controller.signal });
-      // The first event proves the job exists and is visible (404 otherwise) before the stream starts.
-      const first = await events.next();
-      if (controller.signal.aborted) {
-        // Nobody is listening any more: end the watch without starting a stream.
-        await events.return(undefined);
-        return reply.send();
-      }
-      const stream = new PassThrough();
-      const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      stream.once('close', abort);
-      void (async () => {
-        try {
-          if (!first.done) stream.write(sseFrame(first.value));
-          for await (const event of events) {
-            if (controller.signal.aborted) break;
-            stream.write(sseFrame(event));
-          }
-        } catch (err) {
-          request.log.warn({ err: (err as Error).message }, 'job event stream ended with an error');
-          stream.write(`event: error\ndata: ${JSON.stringify({ detail: 'The event stream failed; reconnect' })}\n\n`);
-        } finally {
-          clearInterval(heartbeat);
-          stream.end();
+      let stream: PassThrough | null = null;
+      let pumping: Promise<void> = Promise.resolve();
+      let shuttingDown = false;
+      const end = async () => {
+        shuttingDown = true;
+        abort();
+        if (!stream) return;
+        // EventSource clients reconnect on their own (to this or another API process).
+        if (!stream.writableEnded) {
+          stream.end(`retry: ${RECONNECT_MS}\nevent: shutdown\ndata: ${JSON.stringify({ detail: 'The server is shutting down; reconnect' })}\n\n`);
         }
-      })();
-      return reply
-        .header('content-type', 'text/event-stream; charset=utf-8')
-        .header('cache-control', 'no-cache')
-        .header('x-accel-buffering', 'no')
-        .send(stream);
+        // The watch stops at its next step and the response is flushed; neither may hold the close for long.
+        await Promise.race([
+          Promise.allSettled([pumping, finished(reply.raw)]),
+          new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+        ]);
+      };
+      openStreams.add(end);
+      const forget = () => openStreams.delete(end);
+      reply.raw.once('close', forget);
+      try {
+        const events = service.watch(who, id, { signal: controller.signal });
+        // The first event proves the job exists and is visible (404 otherwise) before the stream starts.
+        const first = await events.next();
+        if (controller.signal.aborted) {
+          // Nobody is listening any more (or the server is closing): end the watch without starting a stream.
+          forget();
+          await events.return(undefined);
+          if (shuttingDown) throw new ServiceUnavailableError('service.shutting_down', 'The server is shutting down; reconnect', 1);
+          return reply.send();
+        }
+        const out = new PassThrough();
+        stream = out;
+        const write = (frame: string) => {
+          if (!out.writableEnded) out.write(frame);
+        };
+        const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
+        out.once('close', abort);
+        pumping = (async () => {
+          try {
+            if (!first.done) write(sseFrame(first.value));
+            for await (const event of events) {
+              if (controller.signal.aborted) break;
+              write(sseFrame(event));
+            }
+          } catch (err) {
+            request.log.warn({ err: (err as Error).message }, 'job event stream ended with an error');
+            write(`event: error\ndata: ${JSON.stringify({ detail: 'The event stream failed; reconnect' })}\n\n`);
+          } finally {
+            clearInterval(heartbeat);
+            forget();
+            if (!out.writableEnded) out.end();
+          }
+        })();
+        return reply
+          .header('content-type', 'text/event-stream; charset=utf-8')
+          .header('cache-control', 'no-cache')
+          .header('x-accel-buffering', 'no')
+          .send(out);
+      } catch (err) {
+        forget();
+        throw err;
+      }
     },
   );
 
