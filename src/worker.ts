@@ -2,9 +2,12 @@
  * `npm run worker`: loadConfig() → createDeps(config) → job workers. Runs any number of
  * times, on any machine sharing PostgreSQL, Redis and the media store with the API.
  * SIGTERM/SIGINT: stop taking tasks, let the running ones finish, close, exit 0.
+ * Without a model it exits 1 at once rather than fail every photo it would take.
+ * WORKER_METRICS_PORT set: GET /metrics (as the API's) on that port.
  */
 import { loadConfigOrExit } from './config/index.js';
 import { createDeps } from './deps.js';
+import { startMetricsServer } from './metrics/server.js';
 
 async function main(): Promise<void> {
   const loaded = loadConfigOrExit();
@@ -18,9 +21,33 @@ async function main(): Promise<void> {
 
   const deps = await createDeps(config);
   const log = deps.logger.child({ role: 'worker' });
-  if (!deps.detector) log.warn('no model loaded: every job item will fail with model.unavailable');
+  if (!deps.detector) {
+    // Taking tasks would fail every photo it picks up, photos a worker with a model would
+    // recognise: exit instead, so the supervisor restarts it and sees the failure.
+    log.fatal({ modelPath: config.model.path }, 'worker not started: no model loaded (see "model could not be loaded" above); it takes no job photos without one');
+    await deps.close().catch(() => undefined);
+    process.exit(1);
+  }
+  // Before taking tasks: a port that cannot be bound ends the worker before it holds any.
+  const metricsServer =
+    config.workerMetricsPort === null
+      ? null
+      : await startMetricsServer({ metrics: deps.metrics, token: config.metricsToken, port: config.workerMetricsPort, host: config.host, logger: log }).catch(
+          async (err: unknown) => {
+            await deps.close().catch(() => undefined);
+            throw new Error(`WORKER_METRICS_PORT ${config.workerMetricsPort}: ${(err as Error).message}`);
+          },
+        );
   await deps.jobs.startProcessing();
-  log.info({ concurrency: config.jobs.concurrency, queue: deps.jobs.queue.kind, model: deps.detector?.info.sha256.slice(0, 12) ?? null }, 'worker ready');
+  log.info(
+    {
+      concurrency: config.jobs.concurrency,
+      queue: deps.jobs.queue.kind,
+      model: deps.detector.info.sha256.slice(0, 12),
+      metricsPort: metricsServer?.port ?? null,
+    },
+    'worker ready',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -28,9 +55,12 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     // Running tasks finish; one that hangs past its lock is recovered by another worker anyway.
+    // docker-compose's stop_grace_period for the worker is set above this.
     const force = setTimeout(() => process.exit(1), Math.max(15_000, config.jobs.stallMs));
     force.unref();
     await deps.close();
+    // Last: scrapes during the drain still see the running tasks.
+    await metricsServer?.close();
     log.info('worker stopped');
     process.exit(0);
   };

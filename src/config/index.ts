@@ -85,6 +85,8 @@ const EnvSchema = Type.Object({
   REDIS_PORT: Type.Integer({ default: 6379 }),
   REDIS_PASSWORD: Type.Optional(Type.String()),
   REDIS_DB: Type.Integer({ default: 0, minimum: 0 }),
+  /** `npm run worker` serves GET /metrics on this port; unset = no listener. */
+  WORKER_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -141,6 +143,8 @@ export interface Config {
   /** 0: detection results are not cached. */
   resultCacheTtlSeconds: number;
   retention: { previewHours: number; intervalMinutes: number };
+  /** The worker's GET /metrics listener; null = none. */
+  workerMetricsPort: number | null;
 }
 
 export class ConfigError extends Error {
@@ -315,6 +319,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
     },
     resultCacheTtlSeconds: env.RESULT_CACHE_TTL,
     retention: { previewHours: env.PREVIEW_RETENTION_HOURS, intervalMinutes: env.RETENTION_INTERVAL_MINUTES },
+    workerMetricsPort: env.WORKER_METRICS_PORT ?? null,
   };
   return deepFreeze(config);
 }

@@ -23,6 +23,24 @@ function parseEnvFile(text: string): Record<string, string> {
   return env;
 }
 
+/** One service's lines of `docker-compose config` output. */
+function serviceBlock(rendered: string, name: string): string {
+  const start = rendered.indexOf(`\n  ${name}:\n`);
+  if (start < 0) throw new Error(`no service ${name}`);
+  const rest = rendered.slice(start + 1);
+  const next = rest.slice(1).search(/\n {2}[a-z][\w-]*:\n|\n[a-z]/);
+  return next < 0 ? rest : rest.slice(0, next + 1);
+}
+
+/** `stop_grace_period` in seconds (compose writes durations such as `25s` or `1m30s`); Docker's default 10 s when unset. */
+function graceSeconds(service: string): number {
+  const value = /stop_grace_period: '?([\dhms.]+)'?/.exec(service)?.[1];
+  if (!value) return 10;
+  let seconds = 0;
+  for (const [, n, unit] of value.matchAll(/([\d.]+)([hms])/g)) seconds += Number(n) * { h: 3600, m: 60, s: 1 }[unit as 'h' | 'm' | 's'];
+  return seconds;
+}
+
 const SEED_VARIABLES = ['DB_NAME', 'DB_USER', 'DB_PASSWORD', 'DB_HOST', 'DB_PORT', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'REDIS_DB'];
 
 const hasCompose = await run('docker-compose', ['version']).then(
@@ -59,6 +77,25 @@ describe.skipIf(!hasCompose)('docker-compose config', () => {
     expect(rendered.match(/condition: service_healthy/g)?.length).toBeGreaterThanOrEqual(4);
     expect(rendered).toMatch(/- src\/worker\.ts/);
     expect(rendered).toContain('MEDIA_DIR: /data/media');
+  });
+
+  it('gives the API and the worker more stop time than their own shutdown limits (Docker\'s default is 10 s)', () => {
+    const config = loadConfig(parseEnvFile(read('.env.example')));
+    // src/main.ts gives up after 15 s, src/worker.ts after max(15 s, JOB_STALL_MS).
+    expect(graceSeconds(serviceBlock(rendered, 'api'))).toBeGreaterThan(15);
+    expect(graceSeconds(serviceBlock(rendered, 'worker'))).toBeGreaterThan(Math.max(15_000, config.jobs.stallMs) / 1000);
+  });
+
+  it('serves the worker\'s metrics and checks its health on them', () => {
+    const worker = serviceBlock(rendered, 'worker');
+    const port = /WORKER_METRICS_PORT: '?(\d+)'?/.exec(worker)?.[1];
+    expect(port).toBeDefined();
+    expect(worker).toContain(`http://127.0.0.1:${port}/metrics`);
+    expect(worker).toContain('METRICS_TOKEN');
+    expect(worker).not.toContain('process.exit(0)"');
+    // The rest of the shared environment is kept.
+    expect(worker).toContain('MEDIA_DIR: /data/media');
+    expect(worker).toContain('REDIS_HOST: redis');
   });
 
   it('refuses to start Redis without a password', async () => {
