@@ -1,10 +1,13 @@
 /**
- * Short-lived access tokens: HS256 JWTs (sub, role, jti, iat, iat_ms, exp, iss, aud). Only
+ * Short-lived access tokens: HS256 JWTs (sub, role, sid, jti, iat, iat_ms, exp, iss, aud). Only
  * HS256 is accepted, so `alg: none` and algorithm-confusion tokens fail verification.
  *
  * `iat_ms` is the issue time in milliseconds: `iat` has whole seconds, too coarse to
  * tell a token issued just before a sign-out (password reset, deactivation) from one
  * issued just after it in the same second.
+ *
+ * `sid` names the session (the refresh-token family) the token was issued in: when the
+ * session ends (logout, a refresh token presented twice), its access tokens end with it.
  */
 import crypto from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
@@ -26,6 +29,8 @@ export interface AccessTokenClaims {
   iat: number;
   /** Issue time, ms since the epoch (`iat_ms`; the start of `iat`'s second for tokens without it). */
   issuedAtMs: number;
+  /** The session (refresh-token family) it was issued in; null for tokens issued without one. */
+  sessionId: string | null;
 }
 
 export function createAccessTokens(options: { secret: string; ttlSeconds: number; clock: Clock }) {
@@ -34,10 +39,10 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
   return {
     ttlSeconds: options.ttlSeconds,
 
-    async issue(user: { id: number; role: UserRole }): Promise<string> {
+    async issue(user: { id: number; role: UserRole }, sessionId?: string): Promise<string> {
       const issuedAtMs = options.clock.now().getTime();
       const iat = Math.floor(issuedAtMs / 1000);
-      return new SignJWT({ role: user.role, iat_ms: issuedAtMs })
+      return new SignJWT({ role: user.role, iat_ms: issuedAtMs, ...(sessionId ? { sid: sessionId } : {}) })
         .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
         .setSubject(String(user.id))
         .setJti(crypto.randomUUID())
@@ -68,7 +73,8 @@ export function createAccessTokens(options: { secret: string; ttlSeconds: number
         const claimedMs = payload.iat_ms;
         const issuedAtMs =
           typeof claimedMs === 'number' && Number.isSafeInteger(claimedMs) && Math.floor(claimedMs / 1000) === iat ? claimedMs : iat * 1000;
-        return { userId, role: payload.role as UserRole, jti: payload.jti, exp: payload.exp!, iat, issuedAtMs };
+        const sessionId = typeof payload.sid === 'string' && payload.sid.length > 0 ? payload.sid : null;
+        return { userId, role: payload.role as UserRole, jti: payload.jti, exp: payload.exp!, iat, issuedAtMs, sessionId };
       } catch (err) {
         if (err instanceof UnauthorizedError) throw err;
         if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError('auth.token_expired', 'The access token has expired');

@@ -17,7 +17,7 @@ import { hashPassword, verifyPassword } from '../shared/passwords.js';
 import type { Logger } from '../shared/logger.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LoginRateLimiter } from './login-rate-limiter.js';
-import type { RefreshTokens } from './refresh-tokens.js';
+import type { IssuedRefreshToken, RefreshTokens } from './refresh-tokens.js';
 
 /** The authenticated caller, as routes see it on `request.user`. */
 export interface AuthUser {
@@ -54,9 +54,10 @@ export function createAuthService(deps: {
   const accountDisabled = () => new UnauthorizedError('auth.account_disabled', 'This account is deactivated');
   const revokedJtiKey = (jti: string) => `auth:revoked-jti:${jti}`;
 
-  async function tokensFor(user: User, refresh?: { token: string; expiresIn: number }): Promise<TokenPair> {
-    const accessToken = await accessTokens.issue(user);
+  async function tokensFor(user: User, refresh?: IssuedRefreshToken): Promise<TokenPair> {
+    // The session first: the access token names it, and ends with it.
     const next = refresh ?? (await refreshTokens.issue(user.id));
+    const accessToken = await accessTokens.issue(user, next.familyId);
     return {
       accessToken,
       expiresIn: accessTokens.ttlSeconds,
@@ -71,13 +72,21 @@ export function createAuthService(deps: {
    * cannot be read (Redis down) is a 503, not "not revoked": fail closed, or a revoked
    * token would work for as long as Redis is away.
    */
-  async function isRevoked(claims: { userId: number; jti: string; issuedAtMs: number }): Promise<'logout' | 'signed_out' | null> {
+  async function isRevoked(claims: {
+    userId: number;
+    jti: string;
+    issuedAtMs: number;
+    sessionId: string | null;
+  }): Promise<'logout' | 'signed_out' | 'session_ended' | null> {
     try {
-      const [revoked, signedOutAt] = await Promise.all([
+      const [revoked, signedOutAt, sessionLive] = await Promise.all([
         cache.getStrict(revokedJtiKey(claims.jti)),
         refreshTokens.signedOutAt(claims.userId),
+        claims.sessionId === null ? true : refreshTokens.sessionLive(claims.sessionId),
       ]);
       if (revoked) return 'logout';
+      // Its session was logged out, or revoked because its refresh token was used twice (stolen).
+      if (!sessionLive) return 'session_ended';
       return signedOutAt !== null && claims.issuedAtMs < signedOutAt ? 'signed_out' : null;
     } catch (err) {
       if (!(err instanceof CacheUnavailableError)) throw err;
@@ -142,6 +151,9 @@ export function createAuthService(deps: {
       // Deactivation also signs the user out: say which.
       if (!user.isActive) throw accountDisabled();
       if (revoked === 'logout') throw new UnauthorizedError('auth.token_revoked', 'The access token was revoked (logged out)');
+      if (revoked === 'session_ended') {
+        throw new UnauthorizedError('auth.token_revoked', 'The session of this access token has ended (logged out, or its refresh token was reused); log in again');
+      }
       if (revoked === 'signed_out') {
         throw new UnauthorizedError('auth.token_revoked', 'The access token was revoked (password changed or sessions signed out); log in again');
       }

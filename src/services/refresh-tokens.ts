@@ -161,6 +161,14 @@ export function createRefreshTokens(deps: { cache: Cache; clock: Clock; ttlSecon
     },
 
     /**
+     * Whether a session (a family) is still live, for the access tokens issued in it. Rejects
+     * (CacheUnavailableError) when the store cannot be read, like `signedOutAt`.
+     */
+    async sessionLive(familyId: string): Promise<boolean> {
+      return (await cache.getStrict(keys.family(familyId))) !== null;
+    },
+
+    /**
      * When all the user's sessions were last revoked (ms since the epoch), or null.
      * Rejects (CacheUnavailableError) when the store cannot be read: the caller must
      * refuse the token rather than take "unknown" for "never signed out".

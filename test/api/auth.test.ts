@@ -179,9 +179,22 @@ describe('auth API', () => {
       // … and the legitimate holder's current token is dead too.
       const legit = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: rotated.refresh_token } });
       expectProblem(legit, 401, 'auth.invalid_refresh_token');
+      // The session's access tokens end with it: the thief's and the victim's alike.
+      for (const token of [first.access_token, rotated.access_token]) {
+        expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(token) }), 401, 'auth.token_revoked');
+      }
       // Other sessions of the same user are untouched.
       const other = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+      expect((await t.app.inject({ url: '/auth/me', headers: bearer(other.access_token) })).statusCode).toBe(200);
       expect((await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: other.refresh_token } })).statusCode).toBe(200);
+    });
+
+    it('logout ends every access token of the session, not only the one sent with it', async () => {
+      const session = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+      const later = (await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: session.refresh_token } })).json();
+      const out = await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(later.access_token), payload: { refresh_token: later.refresh_token } });
+      expect(out.statusCode).toBe(200);
+      expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(session.access_token) }), 401, 'auth.token_revoked');
     });
 
     it('two concurrent uses of one token: one wins, the family is revoked', async () => {
