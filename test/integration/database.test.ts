@@ -51,7 +51,7 @@ describe.each(BACKENDS)('database on %s', (backend) => {
   it('creates the indexes the history queries use', async () => {
     const indexes = await rows<{ indexname: string }>(database, sql`select indexname from pg_indexes where tablename = 'operations'`);
     expect(indexes.map((r) => r.indexname)).toEqual(
-      expect.arrayContaining(['operations_user_time_idx', 'operations_toolkit_time_idx', 'operations_status_time_idx', 'operations_time_idx']),
+      expect.arrayContaining(['operations_user_time_idx', 'operations_toolkit_time_idx', 'operations_status_time_idx', 'operations_time_id_idx']),
     );
   });
 

@@ -63,7 +63,7 @@ export const jobs = pgTable(
   ],
 );
 
-/** One image of a job. (job_id, entry_name) is unique: an entry has exactly one result. */
+/** One image of a job. (job_id, entry_name) and (job_id, entry_index) are unique: an entry has exactly one result. */
 export const jobItems = pgTable(
   'job_items',
   {
@@ -85,7 +85,10 @@ export const jobItems = pgTable(
   },
   (t) => [
     unique('job_items_job_entry_unique').on(t.jobId, t.entryName),
+    unique('job_items_job_index_unique').on(t.jobId, t.entryIndex),
     index('job_items_job_state_idx').on(t.jobId, t.state),
+    // Deleting a prediction sets these to null (ON DELETE SET NULL): without it, a scan per delete.
+    index('job_items_prediction_idx').on(t.predictionId),
   ],
 );
 

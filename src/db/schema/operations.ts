@@ -1,4 +1,5 @@
-import { index, integer, jsonb, pgEnum, pgTable, real, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { index, integer, jsonb, pgEnum, pgTable, real, serial, text, timestamp, unique } from 'drizzle-orm/pg-core';
 import { toolkits } from './toolkits.js';
 import { users } from './users.js';
 
@@ -40,10 +41,20 @@ export const operations = pgTable(
     resolutionNote: text('resolution_note'),
   },
   (t) => [
-    index('operations_user_time_idx').on(t.userId, t.timestamp.desc()),
-    index('operations_toolkit_time_idx').on(t.toolkitId, t.timestamp.desc()),
+    // History pages: ORDER BY timestamp DESC, id DESC. DESC means NULLS FIRST in PostgreSQL,
+    // and drizzle's .desc() alone writes NULLS LAST, which that ORDER BY cannot read in order.
+    index('operations_user_time_idx').on(t.userId, t.timestamp.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index('operations_toolkit_time_idx').on(t.toolkitId, t.timestamp.desc().nullsFirst(), t.id.desc().nullsFirst()),
     index('operations_status_time_idx').on(t.status, t.timestamp),
-    index('operations_time_idx').on(t.timestamp.desc()),
+    index('operations_time_id_idx').on(t.timestamp.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    // The review queue: open reviews, oldest first (same predicate as openReviews()).
+    index('operations_open_review_idx')
+      .on(t.timestamp, t.id)
+      .where(sql`${t.resolvedAt} IS NULL AND ${t.status} IN ('manual_check', 'discrepancy')`),
+    // Media access checks look an image up by key. Keys are random (newMediaKey), but tests
+    // insert fixed ones, so these stay plain indexes rather than UNIQUE.
+    index('operations_original_image_idx').on(t.originalImageKey),
+    index('operations_annotated_image_idx').on(t.annotatedImageKey),
   ],
 );
 
@@ -64,7 +75,9 @@ export const reviewAudit = pgTable(
     after: jsonb('after').$type<Record<string, unknown>>().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('review_audit_operation_idx').on(t.operationId)],
+  // One audit per resolution: resolve() writes it in the transaction whose conditional update
+  // (resolved_at IS NULL) only one caller can win.
+  (t) => [unique('review_audit_operation_uq').on(t.operationId)],
 );
 
 export type Operation = typeof operations.$inferSelect;

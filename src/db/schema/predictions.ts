@@ -19,7 +19,13 @@ export const predictions = pgTable(
     resultJson: jsonb('result_json').$type<Record<string, unknown>>().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('predictions_created_idx').on(t.createdAt), index('predictions_user_idx').on(t.userId)],
+  (t) => [
+    index('predictions_created_idx').on(t.createdAt),
+    index('predictions_user_idx').on(t.userId),
+    // Media access checks and deferred annotation look a preview up by image key.
+    index('predictions_original_image_idx').on(t.originalImageKey),
+    index('predictions_annotated_image_idx').on(t.annotatedImageKey),
+  ],
 );
 
 export type Prediction = typeof predictions.$inferSelect;

@@ -1,4 +1,5 @@
-import { boolean, pgTable, real, serial, text, timestamp, integer, index } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { boolean, check, pgTable, real, serial, text, timestamp, integer, index } from 'drizzle-orm/pg-core';
 import { users } from './users.js';
 
 /** A tool of the register (145.A.40): a physical instance of one tool class. */
@@ -25,12 +26,17 @@ export const modelClassAliases = pgTable('model_class_aliases', {
 });
 
 /** Per-class confidence thresholds set by an admin (request confidence applies otherwise). */
-export const classThresholds = pgTable('class_thresholds', {
-  classKey: text('class_key').primaryKey(),
-  threshold: real('threshold').notNull(),
-  updatedBy: integer('updated_by').references(() => users.id),
-  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const classThresholds = pgTable(
+  'class_thresholds',
+  {
+    classKey: text('class_key').primaryKey(),
+    threshold: real('threshold').notNull(),
+    updatedBy: integer('updated_by').references(() => users.id),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  // The API accepts 0…1 (model-settings schema); a confidence outside it means nothing.
+  (t) => [check('class_thresholds_threshold_range', sql`${t.threshold} >= 0 AND ${t.threshold} <= 1`)],
+);
 
 export type Tool = typeof tools.$inferSelect;
 export type NewTool = typeof tools.$inferInsert;
