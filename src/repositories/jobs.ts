@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, lt, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import {
   jobItems,
@@ -22,6 +22,28 @@ export interface ItemOutcome {
   /** The preview now owns the item's stored photo: the job's clean-up must leave it. */
   sourceHandedOver?: boolean;
 }
+
+/** What a job's summary counts over its finished items (see `summarise` in batch-input). */
+export interface ResultTotals {
+  /** Items with a result. */
+  processed: number;
+  /** Items without a result that have a problem. */
+  failed: number;
+  /** Results whose comparison status is `success`. */
+  kitsComplete: number;
+  /** Missing tools over all results, by class, in the order they first appear (entry order). */
+  toolsMissing: Record<string, number>;
+}
+
+/** A finished item as the event stream's cursor sees it. */
+export interface FinishedItemMark {
+  id: number;
+  finishedAt: Date | null;
+}
+
+const finishedItemsOf = (jobId: string) => and(eq(jobItems.jobId, jobId), ne(jobItems.state, 'pending'));
+/** A JSON value JavaScript would take as present (SQL NULL and JSON null are not). */
+const present = (column: typeof jobItems.result | typeof jobItems.error) => sql`(${column} IS NOT NULL AND jsonb_typeof(${column}) <> 'null')`;
 
 export function createJobsRepository(db: Db) {
   return {
@@ -141,19 +163,71 @@ export function createJobsRepository(db: Db) {
         .where(and(eq(jobs.id, jobId), inArray(jobs.state, ACTIVE)));
     },
 
-    async listItems(jobId: string, options: { finishedOnly?: boolean } = {}): Promise<JobItem[]> {
-      return db
+    /** A job's items in entry order: all, or only the finished ones; `offset`/`limit` page them. */
+    async listItems(jobId: string, options: { finishedOnly?: boolean; offset?: number; limit?: number } = {}): Promise<JobItem[]> {
+      let query = db
         .select()
         .from(jobItems)
-        .where(and(eq(jobItems.jobId, jobId), options.finishedOnly ? ne(jobItems.state, 'pending') : undefined))
-        .orderBy(asc(jobItems.entryIndex));
+        .where(options.finishedOnly ? finishedItemsOf(jobId) : eq(jobItems.jobId, jobId))
+        .orderBy(asc(jobItems.entryIndex))
+        .$dynamic();
+      if (options.offset) query = query.offset(options.offset);
+      if (options.limit !== undefined) query = query.limit(options.limit);
+      return query;
+    },
+
+    /**
+     * The summary's counts over a job's finished items, computed in the database: only the
+     * comparison status, the missing tools and whether there is a result or a problem are
+     * read, never the results themselves (a few KB each, up to ZIP_MAX_ENTRIES of them).
+     */
+    async resultTotals(jobId: string): Promise<ResultTotals> {
+      const hasResult = present(jobItems.result);
+      const [counts] = await db
+        .select({
+          processed: sql<number>`count(*) filter (where ${hasResult})::int`,
+          failed: sql<number>`count(*) filter (where not ${hasResult} and ${present(jobItems.error)})::int`,
+          kitsComplete: sql<number>`count(*) filter (where ${hasResult} and ${jobItems.result} -> 'comparison' ->> 'status' = 'success')::int`,
+        })
+        .from(jobItems)
+        .where(finishedItemsOf(jobId));
+      const missing = sql`${jobItems.result} -> 'comparison' -> 'missing'`;
+      // Ordered by where each class first appears (entry, then position in its list): the
+      // order in which adding them up item by item would have met them.
+      const result = await db.execute(sql`
+        select m.tool ->> 'class_key' as class_key, sum((m.tool ->> 'count')::float8)::float8 as count
+        from ${jobItems}
+        cross join lateral jsonb_array_elements(case when jsonb_typeof(${missing}) = 'array' then ${missing} else '[]'::jsonb end)
+          with ordinality as m(tool, ord)
+        where ${finishedItemsOf(jobId)} and ${hasResult}
+        group by 1
+        order by min(array[${jobItems.entryIndex}::bigint, m.ord])`);
+      const toolsMissing: Record<string, number> = {};
+      for (const row of (result as unknown as { rows: Array<{ class_key: string; count: number | string }> }).rows) {
+        toolsMissing[row.class_key] = Number(row.count);
+      }
+      return { processed: counts?.processed ?? 0, failed: counts?.failed ?? 0, kitsComplete: counts?.kitsComplete ?? 0, toolsMissing };
+    },
+
+    /**
+     * The job's `processed` and its items finished at or after `since` (every finished item
+     * without it), in one statement: `processed` moves in the same transaction as an item's
+     * state, so it is exactly how many items this read saw finished. Null when the job is gone.
+     */
+    async finishedSince(jobId: string, since: Date | null): Promise<{ processed: number; items: FinishedItemMark[] } | null> {
+      const rows = await db
+        .select({ processed: jobs.processed, id: jobItems.id, finishedAt: jobItems.finishedAt })
+        .from(jobs)
+        .leftJoin(jobItems, and(eq(jobItems.jobId, jobs.id), ne(jobItems.state, 'pending'), since ? gte(jobItems.finishedAt, since) : undefined))
+        .where(eq(jobs.id, jobId));
+      if (rows.length === 0) return null;
+      const items: FinishedItemMark[] = [];
+      for (const row of rows) if (row.id !== null) items.push({ id: row.id, finishedAt: row.finishedAt });
+      return { processed: rows[0]!.processed, items };
     },
 
     async finishedItemIds(jobId: string): Promise<number[]> {
-      const rows = await db
-        .select({ id: jobItems.id })
-        .from(jobItems)
-        .where(and(eq(jobItems.jobId, jobId), ne(jobItems.state, 'pending')));
+      const rows = await db.select({ id: jobItems.id }).from(jobItems).where(finishedItemsOf(jobId));
       return rows.map((r) => r.id);
     },
 
@@ -173,6 +247,16 @@ export function createJobsRepository(db: Db) {
         .from(jobItems)
         .where(and(eq(jobItems.jobId, jobId), isNotNull(jobItems.sourceKey)));
       return rows.map((r) => r.key!);
+    },
+
+    /** Input images still stored for any of these jobs (retention, a batch of jobs at once). */
+    async sourceKeysOfJobs(jobIds: string[]): Promise<Array<{ jobId: string; key: string }>> {
+      if (jobIds.length === 0) return [];
+      const rows = await db
+        .select({ jobId: jobItems.jobId, key: jobItems.sourceKey })
+        .from(jobItems)
+        .where(and(inArray(jobItems.jobId, jobIds), isNotNull(jobItems.sourceKey)));
+      return rows.map((r) => ({ jobId: r.jobId, key: r.key! }));
     },
 
     async clearSourceKeys(jobId: string): Promise<void> {
@@ -207,6 +291,12 @@ export function createJobsRepository(db: Db) {
 
     async delete(jobId: string): Promise<void> {
       await db.delete(jobs).where(eq(jobs.id, jobId));
+    },
+
+    /** Jobs with their items, in one statement. */
+    async deleteMany(jobIds: string[]): Promise<void> {
+      if (jobIds.length === 0) return;
+      await db.delete(jobs).where(inArray(jobs.id, jobIds));
     },
   };
 }

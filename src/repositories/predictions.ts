@@ -1,4 +1,4 @@
-import { and, eq, gte, isNotNull, isNull, lt, notExists, or, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNotNull, isNull, lt, notExists, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { jobs, predictions, type NewPrediction, type Prediction } from '../db/schema/index.js';
 
@@ -43,6 +43,11 @@ export function createPredictionsRepository(db: DbOrTx) {
     },
     async delete(id: string): Promise<void> {
       await db.delete(predictions).where(and(eq(predictions.id, id)));
+    },
+    /** Several previews in one statement (retention). */
+    async deleteMany(ids: string[]): Promise<void> {
+      if (ids.length === 0) return;
+      await db.delete(predictions).where(inArray(predictions.id, ids));
     },
   };
 }

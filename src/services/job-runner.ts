@@ -14,7 +14,7 @@ import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { itemError } from './batch-service.js';
-import { isTerminal, jobView, removeJobInputs } from './job-service.js';
+import { isTerminal, jobSummary, removeJobInputs } from './job-service.js';
 import type { PredictionService } from './prediction-service.js';
 
 const QUEUE_LABEL = 'batch';
@@ -42,7 +42,8 @@ export function createJobRunner(deps: {
     const seconds = job.startedAt && job.finishedAt ? (job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : null;
     metrics.jobs.inc({ queue: QUEUE_LABEL, outcome: job.state });
     if (seconds !== null) metrics.jobDuration.observe({ queue: QUEUE_LABEL }, seconds);
-    const { summary } = jobView(job, await jobs.listItems(job.id, { finishedOnly: true }));
+    // Counted in the database: the results themselves are not read again.
+    const summary = jobSummary(job, await jobs.resultTotals(job.id));
     log.info(
       {
         state: job.state,

@@ -14,7 +14,7 @@ import { newMediaKey, type MediaStore } from '../media/media-store.js';
 import type { ZipLimits } from '../media/zip-reader.js';
 import type { Job, JobItem, SkippedEntry, UserRole } from '../db/schema/index.js';
 import type { JobQueue } from '../jobs/queue.js';
-import type { JobsRepository } from '../repositories/jobs.js';
+import type { JobsRepository, ResultTotals } from '../repositories/jobs.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, ConflictError, NotFoundError, ServiceUnavailableError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -63,6 +63,13 @@ export type JobEvent =
 /** Photos of one upload written to the media store at the same time. */
 const PARALLEL_WRITES = 4;
 
+/**
+ * How far back from the newest item it sent an event stream looks again: an item's
+ * finished_at is taken just before its transaction, which may commit after a later one's
+ * (or on a worker whose clock is a little behind). Beyond this the count check catches it.
+ */
+const WATCH_OVERLAP_MS = 2_000;
+
 const TERMINAL = new Set<Job['state']>(['completed', 'failed', 'cancelled']);
 
 export function isTerminal(state: Job['state']): boolean {
@@ -79,12 +86,28 @@ export interface ResultsPage {
   limit: number;
 }
 
-export function jobView(job: Job, items: JobItem[], page?: ResultsPage): JobView {
-  const finished = items.filter((i) => i.state !== 'pending');
-  const summary = summarise(
-    finished.map((i) => ({ prediction: (i.result as never) ?? null, error: i.error })),
+/** The summary of a job from its totals (counted in the database). */
+export function jobSummary(job: Job, totals: ResultTotals): BatchSummary {
+  return {
+    images: job.total,
+    processed: totals.processed,
+    failed: totals.failed,
+    skipped: job.skipped.length,
+    kits_complete: totals.kitsComplete,
+    tools_missing: totals.toolsMissing,
+  };
+}
+
+/** The summary of a job from items already read (every finished one among them counts). */
+export function summaryOfItems(job: Job, items: JobItem[]): BatchSummary {
+  return summarise(
+    items.filter((i) => i.state !== 'pending').map((i) => ({ prediction: (i.result as never) ?? null, error: i.error })),
     { images: job.total, skipped: job.skipped.length },
   );
+}
+
+/** The job as the API shows it, with `results` (finished items, in entry order) as given. */
+export function jobView(job: Job, summary: BatchSummary, results: JobItem[]): JobView {
   return {
     job_id: job.id,
     state: job.state,
@@ -102,7 +125,7 @@ export function jobView(job: Job, items: JobItem[], page?: ResultsPage): JobView
     started_at: job.startedAt?.toISOString() ?? null,
     finished_at: job.finishedAt?.toISOString() ?? null,
     summary,
-    results: (page ? finished.slice(page.skip, page.skip + page.limit) : finished).map(itemView),
+    results: results.map(itemView),
     skipped: job.skipped,
   };
 }
@@ -146,7 +169,7 @@ export function createJobService(deps: {
     const existing = await jobs.findActiveDuplicate({ userId: input.userId, archiveSha256, toolkitId: input.toolkitId, confidence });
     if (existing) {
       logger.info({ jobId: existing.id }, 'same upload resubmitted while its job runs; returning that job');
-      return { job: jobView(existing, []), deduplicated: true };
+      return { job: jobView(existing, summaryOfItems(existing, []), []), deduplicated: true };
     }
 
     const jobId = crypto.randomUUID();
@@ -233,12 +256,15 @@ export function createJobService(deps: {
       throw new ServiceUnavailableError('jobs.queue_unavailable', 'The job queue is unavailable; retry shortly', 10);
     }
     log.info({ total: items.length, skipped: skipped.length, source: input.source.kind, toolkitId: input.toolkitId, queue: deps.queue.kind }, 'job queued');
-    return { job: jobView(created.job, []), deduplicated: false };
+    return { job: jobView(created.job, summaryOfItems(created.job, []), []), deduplicated: false };
   }
 
   async function get(viewer: Viewer, id: string, page?: ResultsPage): Promise<JobView> {
     const job = await visibleJob(viewer, id);
-    return jobView(job, await jobs.listItems(job.id, { finishedOnly: true }), page);
+    // The page is read in SQL and the summary counted there: a job of a thousand photos
+    // is not read whole (results of a few KB each) for every look at it.
+    const results = await jobs.listItems(job.id, { finishedOnly: true, ...(page ? { offset: page.skip, limit: page.limit } : {}) });
+    return jobView(job, jobSummary(job, await jobs.resultTotals(job.id)), results);
   }
 
   async function cancel(viewer: Viewer, id: string): Promise<JobView> {
@@ -256,7 +282,7 @@ export function createJobService(deps: {
   async function report(viewer: Viewer, id: string): Promise<{ job: JobView; items: JobItem[] }> {
     const job = await visibleJob(viewer, id);
     const items = await jobs.listItems(job.id);
-    return { job: jobView(job, items), items };
+    return { job: jobView(job, summaryOfItems(job, items), items.filter((i) => i.state !== 'pending')), items };
   }
 
   /**
@@ -267,21 +293,34 @@ export function createJobService(deps: {
   async function* watch(viewer: Viewer, id: string, options: { signal: AbortSignal; intervalMs?: number }): AsyncGenerator<JobEvent> {
     let job = await visibleJob(viewer, id);
     const sent = new Set<number>();
+    let newest: Date | null = null;
+    /**
+     * Items finished since the last look, in the order they finished. Only those finished
+     * from shortly before the newest one sent are read, not every finished item each time;
+     * `processed` (read with them) says whether that found all, else every id is read once.
+     */
+    const unsent = async (): Promise<JobItem[]> => {
+      const since = newest ? new Date(newest.getTime() - WATCH_OVERLAP_MS) : null;
+      const read = await jobs.finishedSince(job.id, since);
+      if (!read) return [];
+      let ids = read.items.filter((i) => !sent.has(i.id)).map((i) => i.id);
+      if (sent.size + ids.length < read.processed) ids = (await jobs.finishedItemIds(job.id)).filter((i) => !sent.has(i));
+      return jobs.itemsByIds(job.id, ids);
+    };
     let last = '';
     for (;;) {
       const snapshot = `${job.state}:${job.processed}`;
       if (snapshot !== last) {
-        const ids = (await jobs.finishedItemIds(job.id)).filter((i) => !sent.has(i));
-        for (const item of await jobs.itemsByIds(job.id, ids)) {
+        for (const item of await unsent()) {
           sent.add(item.id);
+          if (item.finishedAt && (!newest || item.finishedAt > newest)) newest = item.finishedAt;
           yield { event: 'item', id: String(item.id), data: itemView(item) };
         }
         yield { event: 'progress', data: { state: job.state, total: job.total, processed: job.processed, failed: job.failed } };
         last = snapshot;
       }
       if (isTerminal(job.state)) {
-        const view = jobView(job, await jobs.listItems(job.id, { finishedOnly: true }));
-        yield { event: 'done', data: { state: job.state, summary: view.summary, error: job.error } };
+        yield { event: 'done', data: { state: job.state, summary: jobSummary(job, await jobs.resultTotals(job.id)), error: job.error } };
         return;
       }
       await sleep(options.intervalMs ?? 500, options.signal);

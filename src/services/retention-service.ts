@@ -10,7 +10,6 @@ import type { JobsRepository } from '../repositories/jobs.js';
 import type { PredictionsRepository } from '../repositories/predictions.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
-import { removeJobInputs } from './job-service.js';
 
 const BATCH = 500;
 const DELETABLE_PREFIXES = ['previews/', 'jobs/'];
@@ -20,8 +19,8 @@ export function isDeletablePreviewKey(key: string): boolean {
 }
 
 export function createRetentionService(deps: {
-  predictions: Pick<PredictionsRepository, 'listOlderThan' | 'delete'>;
-  jobs: Pick<JobsRepository, 'listFinishedBefore' | 'delete' | 'sourceKeys' | 'clearSourceKeys'>;
+  predictions: Pick<PredictionsRepository, 'listOlderThan' | 'deleteMany'>;
+  jobs: Pick<JobsRepository, 'listFinishedBefore' | 'deleteMany' | 'sourceKeysOfJobs'>;
   media: MediaStore;
   clock: Clock;
   logger: Logger;
@@ -34,20 +33,30 @@ export function createRetentionService(deps: {
     for (;;) {
       const rows = await deps.predictions.listOlderThan(cutoff, BATCH);
       if (rows.length === 0) break;
-      for (const row of rows) {
-        for (const key of [row.annotatedImageKey, row.originalImageKey]) {
-          if (!key) continue;
-          if (!isDeletablePreviewKey(key)) {
-            deps.logger.warn({ predictionId: row.id, key }, 'retention: a preview points outside previews/; image kept');
-            continue;
+      // A row goes only after its images: a crash in between leaves a row to retry, not an
+      // orphan file. The rows whose images are gone are deleted together, also when a later
+      // image could not be (that error is thrown after).
+      const cleared: string[] = [];
+      let failure: unknown = null;
+      try {
+        for (const row of rows) {
+          for (const key of [row.annotatedImageKey, row.originalImageKey]) {
+            if (!key) continue;
+            if (!isDeletablePreviewKey(key)) {
+              deps.logger.warn({ predictionId: row.id, key }, 'retention: a preview points outside previews/; image kept');
+              continue;
+            }
+            await deps.media.delete(key);
+            images++;
           }
-          await deps.media.delete(key);
-          images++;
+          cleared.push(row.id);
         }
-        // The row goes only after its images: a crash in between leaves a row to retry, not an orphan file.
-        await deps.predictions.delete(row.id);
-        previews++;
+      } catch (err) {
+        failure = err;
       }
+      await deps.predictions.deleteMany(cleared);
+      previews += cleared.length;
+      if (failure) throw failure;
       if (rows.length < BATCH) break;
     }
 
@@ -55,11 +64,13 @@ export function createRetentionService(deps: {
     for (;;) {
       const old = await deps.jobs.listFinishedBefore(cutoff, BATCH);
       if (old.length === 0) break;
-      for (const job of old) {
-        await removeJobInputs({ media: deps.media, jobs: deps.jobs as JobsRepository, logger: deps.logger }, job.id);
-        await deps.jobs.delete(job.id);
-        jobs++;
+      // Their stored photos first (a photo that cannot be removed is logged, as when a job
+      // ends), then the jobs with their items in one statement.
+      for (const { jobId, key } of await deps.jobs.sourceKeysOfJobs(old.map((j) => j.id))) {
+        await deps.media.delete(key).catch((err: Error) => deps.logger.warn({ jobId, key, err: err.message }, 'could not remove a job input'));
       }
+      await deps.jobs.deleteMany(old.map((j) => j.id));
+      jobs += old.length;
       if (old.length < BATCH) break;
     }
     if (previews + jobs > 0) deps.logger.info({ previews, images, jobs, cutoff: cutoff.toISOString() }, 'retention: old previews and jobs deleted');

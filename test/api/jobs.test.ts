@@ -127,6 +127,42 @@ describe('jobs API (in-process queue)', () => {
     expect(fs.readdirSync(t.config.mediaDir, { recursive: true }).filter((f) => String(f).includes(accepted.job_id))).toHaveLength(6);
   });
 
+  it('pages the results of a larger job in archive order; the summary, the report and the events agree', async () => {
+    const zip = buildZip(Array.from({ length: 25 }, (_, i) => ({ name: `big/photo-${String(i).padStart(2, '0')}.jpg`, data: photos[i % 6]! })));
+    const res = await submit(owner.auth, [{ field: 'zip_file', data: zip, filename: 'big.zip', type: 'application/zip' }]);
+    expect(res.statusCode, res.body).toBe(202);
+    const id = res.json().job_id as string;
+    const job = await waitFor(id, owner.auth);
+    expect(job).toMatchObject({ state: 'completed', total: 25, processed: 25 });
+    const names = Array.from({ length: 25 }, (_, i) => `big/photo-${String(i).padStart(2, '0')}.jpg`);
+    // Photos 0, 2, 4 (of each six) are complete kits; the others miss side cutters and pliers.
+    expect(job.summary).toEqual({ images: 25, processed: 25, failed: 0, skipped: 0, kits_complete: 13, tools_missing: { side_cutters: 12, pliers: 12 } });
+    expect(job.results.map((r: { entry_name: string }) => r.entry_name)).toEqual(names);
+
+    const page = async (query: string) => (await t.app.inject({ url: `/api/v1/jobs/${id}?${query}`, headers: owner.auth })).json();
+    const pages = [await page('limit=10'), await page('skip=10&limit=10'), await page('skip=20&limit=10')];
+    expect(pages.map((p) => p.results.length)).toEqual([10, 10, 5]);
+    expect(pages.flatMap((p) => p.results)).toEqual(job.results);
+    expect(pages.map((p) => p.results[0].index)).toEqual([0, 10, 20]);
+    for (const p of pages) expect(p.summary).toEqual(job.summary);
+    expect((await page('skip=25&limit=10')).results).toEqual([]);
+    expect((await page('skip=7&limit=1')).results.map((r: { entry_name: string }) => r.entry_name)).toEqual([names[7]]);
+
+    // report.json computes its summary from every item at once: the same, key order included.
+    const report = await t.deps.jobs.service.report({ id: owner.id, role: 'engineer' }, id);
+    expect(JSON.stringify(report.job.summary)).toBe(JSON.stringify(job.summary));
+    expect(report.job.results).toEqual(job.results);
+
+    // Following the finished job: every item once, then done with the same summary.
+    const events = await t.app.inject({ url: `/api/v1/jobs/${id}/events?access_token=${owner.token}` });
+    const frames = events.body
+      .split('\n\n')
+      .filter((f) => f.startsWith('event:') || f.startsWith('id:'))
+      .map((f) => ({ event: /event: (\w+)/.exec(f)![1], data: JSON.parse(/data: (.*)/.exec(f)![1]!) }));
+    expect(frames.filter((f) => f.event === 'item').map((f) => f.data.entry_name).sort()).toEqual(names);
+    expect(frames.at(-1)).toEqual({ event: 'done', data: { state: 'completed', summary: job.summary, error: null } });
+  });
+
   it('streams the job as Server-Sent Events (token in the query for EventSource)', async () => {
     const res = await submit(owner.auth, [{ field: 'images', data: photos[0]!, filename: 'a.jpg' }, { field: 'images', data: photos[1]!, filename: 'b.jpg' }]);
     expect(res.statusCode, res.body).toBe(202);
