@@ -80,7 +80,16 @@ async function main() {
   // HTTP: the real app on a real port, its own detector, embedded database in a temp folder.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'toolcontrol-bench-'));
   const database = await openDatabase({ url: null, pgliteDir: null, logger: createLogger('silent') });
-  const appConfig = loadConfig({ ...process.env, LOG_LEVEL: 'silent', DATA_DIR: tmp, ADMIN_PASSWORD: 'bench-password', INFERENCE_QUEUE: '64' });
+  // The same photo is posted again and again: without RESULT_CACHE_TTL=0 the detection cache
+  // would answer all but the first, and the figures would leave out the model they compare with.
+  const appConfig = loadConfig({
+    ...process.env,
+    LOG_LEVEL: 'silent',
+    DATA_DIR: tmp,
+    ADMIN_PASSWORD: 'bench-password',
+    INFERENCE_QUEUE: '64',
+    RESULT_CACHE_TTL: '0',
+  });
   const { app, close } = await createApp(appConfig, { database });
   try {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -100,7 +109,8 @@ async function main() {
       form.append('image', new Blob([new Uint8Array(jpeg)], { type: 'image/jpeg' }), 'kit.jpg');
       const res = await fetch(`${address}/predict/`, { method: 'POST', headers: auth, body: form });
       if (res.status !== 200) throw new Error(`POST /predict/ → ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
+      const body = (await res.json()) as { timings_ms: { cache?: string } };
+      if (body.timings_ms.cache === 'hit') throw new Error('POST /predict/ was answered from the result cache; the figures would not include the model');
     };
     for (let i = 0; i < 3; i++) await post();
 
