@@ -169,8 +169,12 @@ type LockRefusal = 'in-use' | 'this-process' | 'unverifiable';
 
 /** The holder refreshes its lock file's time this often… */
 export const LOCK_HEARTBEAT_MS = 10_000;
-/** …so a lock whose holder cannot be checked from here is stale once this long without one. */
-export const LOCK_STALE_MS = 60_000;
+/**
+ * …so a lock whose holder cannot be checked from here is stale once this long without one:
+ * far longer than the beat, as a live holder's event loop may be busy (a long migration in
+ * PGlite's WebAssembly) or its container paused for a while.
+ */
+export const LOCK_STALE_MS = 5 * 60_000;
 
 export class DatabaseLockedError extends Error {
   constructor(
@@ -187,9 +191,9 @@ export class DatabaseLockedError extends Error {
         : reason === 'in-use'
           ? `The embedded database in ${dir} is in use by another toolcontrol process (pid ${holder?.pid}). ${alternatives}`
           : `The embedded database in ${dir} is locked by ${describeHolder(holder)}, which cannot be checked from here ` +
-            `(another host, container or boot, or a lock without those details) and refreshed its lock less than ` +
-            `${LOCK_STALE_MS / 1000} s ago. ${alternatives} ` +
-            `A lock not refreshed for ${LOCK_STALE_MS / 1000} s (its process or machine was killed) is taken over at the next start; ` +
+            `(another host or container, or a lock without those details) and refreshed its lock less than ` +
+            `${LOCK_STALE_MS / 60_000} min ago. ${alternatives} ` +
+            `A lock not refreshed for ${LOCK_STALE_MS / 60_000} min (its process or machine was killed) is taken over at the next start; ` +
             `if you know no other process uses the folder, remove the stale lock file ${lockPath} and start again.`,
     );
     this.name = 'DatabaseLockedError';
@@ -231,10 +235,13 @@ function acquireDirectoryLock(dir: string): () => void {
       if (found === null) continue; // removed meanwhile: try again
       const holder = parseLock(found);
       let refusal = refusalFor(holder, self);
-      // No heartbeat for a minute: the holder was killed. Locks of earlier versions had no
-      // heartbeat, so theirs counts only when their pid is not alive here either.
-      const silentHolder = holder && !holder.hostname && isAlive(holder.pid);
-      if (refusal === 'unverifiable' && !silentHolder && lockAgeMs(lockPath) > LOCK_STALE_MS) refusal = null;
+      // An earlier boot of this machine: its processes are gone. Otherwise no heartbeat for
+      // LOCK_STALE_MS: the holder (another container, another host) was killed. Locks of
+      // earlier versions had no heartbeat and say nothing of where they were taken: refused.
+      if (refusal === 'unverifiable' && holder?.hostname !== undefined) {
+        const earlierBoot = holder.hostname === self.hostname && holder.platform === self.platform && !!self.bootId && !!holder.bootId && holder.bootId !== self.bootId;
+        if (earlierBoot || lockAgeMs(lockPath) > LOCK_STALE_MS) refusal = null;
+      }
       if (refusal) throw new DatabaseLockedError(dir, lockPath, holder, refusal);
       takeOverStaleLock(lockPath, found);
       continue;

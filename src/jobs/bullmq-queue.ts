@@ -80,7 +80,19 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
       const lost: ItemTask[] = [];
       for (let i = 0; i < tasks.length; i += 200) {
         const chunk = tasks.slice(i, i + 200);
-        const held = await Promise.all(chunk.map((task) => queue.getJob(taskId(task))));
+        const held = await Promise.all(
+          chunk.map(async (task) => {
+            const job = await queue.getJob(taskId(task));
+            if (!job) return false;
+            // Kept after it ended (completed for an hour, failed for a week) while its item is
+            // still pending (its outcome could not be written): it holds the id, so adding the
+            // task again would do nothing. Remove it; the task is lost.
+            const state = await job.getState();
+            if (state !== 'completed' && state !== 'failed') return true;
+            await job.remove();
+            return false;
+          }),
+        );
         chunk.forEach((task, n) => {
           if (!held[n]) lost.push(task);
         });

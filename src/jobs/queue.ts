@@ -33,7 +33,10 @@ export interface JobQueue {
   readonly kind: 'bullmq' | 'in-process';
   /** Add tasks; a task already queued or running (same job and item) is not added twice. */
   enqueue(tasks: ItemTask[]): Promise<void>;
-  /** Of these tasks, those the queue does not hold (neither waiting, running nor retrying). */
+  /**
+   * Of these tasks (pending in the database), those the queue does not hold waiting, running or
+   * retrying. A task the queue kept after it ended is let go, so it can be added again.
+   */
   missing(tasks: ItemTask[]): Promise<ItemTask[]>;
   /** Start taking tasks (a worker process, or the API process without Redis). */
   process(handler: TaskHandler): void;

@@ -263,7 +263,6 @@ export function createJobsRepository(db: Db) {
       await db.update(jobItems).set({ sourceKey: null }).where(eq(jobItems.jobId, jobId));
     },
 
-    /** Pending items of unfinished jobs: what an in-process queue re-enqueues after a restart. */
     /** Items of unfinished jobs still waiting for their outcome (of jobs created before `createdBefore`, if given). */
     async pendingItems(options: { createdBefore?: Date } = {}): Promise<Array<{ jobId: string; itemId: number }>> {
       return db

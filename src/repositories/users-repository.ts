@@ -58,7 +58,6 @@ export async function updateUser(db: DbOrTx, id: number, patch: UserPatch, now: 
   return row ?? null;
 }
 
-/** Active admins other than `exceptId` (so the last one cannot be demoted or deactivated). */
 /**
  * Active admins other than `exceptId`, their rows locked until the transaction ends: two
  * admins demoting each other at once are serialised, so the second sees the first's change

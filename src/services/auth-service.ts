@@ -175,9 +175,15 @@ export function createAuthService(deps: {
       const user = await findUserById(db, userId);
       if (!user) throw new UnauthorizedError('auth.invalid_token', 'The access token is invalid');
       const attempt = await rateLimiter.reserve(user.employeeNumber, ip);
-      if (!(await verifyPassword(user.passwordHash, oldPassword))) {
-        throw new AppError(400, 'auth.wrong_password', 'The current password is wrong');
+      let passwordOk: boolean;
+      try {
+        passwordOk = await verifyPassword(user.passwordHash, oldPassword);
+      } catch (err) {
+        // Not a wrong password: the attempt does not count (as in login).
+        await attempt.release();
+        throw err;
       }
+      if (!passwordOk) throw new AppError(400, 'auth.wrong_password', 'The current password is wrong');
       await attempt.succeeded();
       const updated = await updateUser(db, userId, { passwordHash: await hashPassword(newPassword) }, clock.now());
       await refreshTokens.revokeAllForUser(userId);

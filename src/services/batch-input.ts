@@ -74,7 +74,7 @@ export async function forEachImage(
 }
 
 /**
- * An uploaded file's name as a label, cleaned as ZIP entry names are: control characters
+ * An uploaded file's name as a label (unlike a ZIP entry, an odd name is cleaned, not skipped): control characters
  * become `?` (NUL too, which PostgreSQL refuses in text and jsonb), at most
  * MAX_NAME_LENGTH characters (never half a character), `unnamed` when empty.
  */

@@ -70,6 +70,9 @@ const PARALLEL_WRITES = 4;
  */
 const WATCH_OVERLAP_MS = 2_000;
 
+/** Results a cancel answers with (the first page, as GET /api/v1/jobs/{id} gives by default). */
+const CANCEL_RESULTS_PAGE = 500;
+
 const TERMINAL = new Set<Job['state']>(['completed', 'failed', 'cancelled']);
 
 export function isTerminal(state: Job['state']): boolean {
@@ -269,13 +272,13 @@ export function createJobService(deps: {
 
   async function cancel(viewer: Viewer, id: string): Promise<JobView> {
     const job = await visibleJob(viewer, id);
-    if (job.state === 'cancelled') return get(viewer, id);
+    if (job.state === 'cancelled') return get(viewer, id, { skip: 0, limit: CANCEL_RESULTS_PAGE });
     const cancelled = await jobs.cancel(job.id, deps.clock.now());
     if (!cancelled) throw new ConflictError('job.finished', `Job ${id} is already ${job.state}`);
     const log = logger.child({ jobId: job.id });
     log.info({ processed: cancelled.processed, total: cancelled.total }, 'job cancelled');
     await removeJobInputs({ media, jobs, logger: log }, job.id);
-    return get(viewer, id);
+    return get(viewer, id, { skip: 0, limit: CANCEL_RESULTS_PAGE });
   }
 
   /** Every item (pending ones too), for the reports. */

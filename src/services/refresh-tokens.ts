@@ -21,9 +21,9 @@
  * auth:rtf:<family> → family, auth:rte:<user> → epoch, auth:rto:<user> → sign-out time.
  */
 import crypto from 'node:crypto';
-import type { Cache } from '../cache/cache.js';
+import { CacheUnavailableError, type Cache } from '../cache/cache.js';
 import type { Clock } from '../shared/clock.js';
-import { UnauthorizedError } from '../shared/errors.js';
+import { ServiceUnavailableError, UnauthorizedError } from '../shared/errors.js';
 
 interface TokenRecord {
   userId: number;
@@ -105,6 +105,15 @@ export function createRefreshTokens(deps: { cache: Cache; clock: Clock; ttlSecon
       const familyId = randomId();
       const family: FamilyRecord = { userId, epoch: await currentEpoch(userId), expiresAt: nowMs() + deps.ttlSeconds * 1000 };
       await cache.set(keys.family(familyId), JSON.stringify(family), deps.ttlSeconds);
+      // Writes to the store fail quietly; a session that was not stored would end at the first
+      // request (its access tokens are checked against it). Read it back: no session, no login.
+      const stored = await cache.getStrict(keys.family(familyId)).catch((err: Error) => {
+        if (err instanceof CacheUnavailableError) return null;
+        throw err;
+      });
+      if (stored === null) {
+        throw new ServiceUnavailableError('auth.store_unavailable', 'Sessions cannot be stored right now; try again shortly', 5);
+      }
       return issueInFamily(userId, familyId, family);
     },
 

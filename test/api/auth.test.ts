@@ -483,6 +483,30 @@ describe('login rate limit while Redis is down', () => {
       await t.close();
     }
   });
+
+  it('a login whose session cannot be stored is a 503, not tokens that die at the first request', async () => {
+    const memory = createMemoryCache();
+    // Redis away: writes are dropped without an error, strict reads fail.
+    const down: Cache = {
+      ...memory,
+      kind: 'redis',
+      get: async () => null,
+      getStrict: async () => {
+        throw new CacheUnavailableError(new Error('connection refused'));
+      },
+      set: async () => undefined,
+      setIfAbsent: async () => false,
+      ping: async () => false,
+    };
+    const t = await buildTestApp({ overrides: { cache: down } });
+    try {
+      const res = await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password);
+      expectProblem(res, 503, 'auth.store_unavailable');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe.skipIf(!TEST_REDIS_URL)('auth with Redis', () => {

@@ -76,7 +76,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
       schema: {
         tags: ['auth'],
         summary: 'Log out: revoke the session of a refresh token',
-        description: 'Also revokes the access token of the Authorization header, when one is sent. Unknown tokens are ignored.',
+        description: 'Every access token issued in that session stops working at once. Unknown tokens are ignored.',
         body: RefreshBody,
         response: { 200: OkResponse, ...problems(400) },
       },
