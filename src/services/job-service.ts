@@ -29,6 +29,8 @@ export interface Viewer {
 export interface JobItemView {
   index: number;
   entry_name: string;
+  /** entry_name again, under the name /predict/batch results use. */
+  filename: string;
   state: JobItem['state'];
   prediction: Record<string, unknown> | null;
   error: JobItem['error'];
@@ -80,7 +82,7 @@ export function isTerminal(state: Job['state']): boolean {
 }
 
 export function itemView(item: JobItem): JobItemView {
-  return { index: item.entryIndex, entry_name: item.entryName, state: item.state, prediction: item.result ?? null, error: item.error ?? null };
+  return { index: item.entryIndex, entry_name: item.entryName, filename: item.entryName, state: item.state, prediction: item.result ?? null, error: item.error ?? null };
 }
 
 /** A page of a job's results; the summary always covers every finished image. */

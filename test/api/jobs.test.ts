@@ -87,6 +87,8 @@ describe('jobs API (in-process queue)', () => {
     expect(job).toMatchObject({ state: 'completed', total: 6, processed: 6, failed: 0, source: 'zip', archive_name: 'shift.zip' });
     expect(job.results).toHaveLength(6);
     expect(job.results.map((r: { entry_name: string }) => r.entry_name)).toEqual(photos.map((_, i) => `shift/photo-${i}.jpg`));
+    // The name also as /predict/batch results give it.
+    expect(job.results.map((r: { filename: string }) => r.filename)).toEqual(photos.map((_, i) => `shift/photo-${i}.jpg`));
     expect(job.results[0].prediction.comparison.status).toBe('success');
     expect(job.results[1].prediction.comparison.missing.map((m: { class_key: string }) => m.class_key).sort()).toEqual(['pliers', 'side_cutters']);
     expect(job.summary).toEqual({ images: 6, processed: 6, failed: 0, skipped: 2, kits_complete: 3, tools_missing: { side_cutters: 3, pliers: 3 } });

@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import type { JobItem } from '../../db/schema/index.js';
-import type { JobEvent, JobView } from '../../services/job-service.js';
+import { itemView, type JobEvent, type JobView } from '../../services/job-service.js';
 import { BadRequestError, PayloadTooLargeError, ServiceUnavailableError } from '../../shared/errors.js';
 import { authenticate } from '../plugins/auth.js';
 import { multipartSchema } from '../plugins/multipart.js';
@@ -341,7 +341,7 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
       const id = (request.params as { id: string }).id;
       const { job, items } = await service.report(viewer(request), id);
       reply.header('content-disposition', `attachment; filename="job-${job.job_id}.json"`);
-      return { ...job, results: items.map((i) => ({ index: i.entryIndex, entry_name: i.entryName, state: i.state, prediction: i.result ?? null, error: i.error ?? null })) };
+      return { ...job, results: items.map(itemView) };
     },
   );
 

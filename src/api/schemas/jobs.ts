@@ -59,6 +59,7 @@ export const JobItemSchema = Type.Object(
   {
     index: Type.Integer(),
     entry_name: Type.String(),
+    filename: Type.String({ description: 'The same as entry_name, named as in /predict/batch results' }),
     state: Type.Union([Type.Literal('pending'), Type.Literal('done'), Type.Literal('failed')]),
     prediction: Type.Union([Type.Ref('Prediction'), Type.Null()]),
     error: Type.Union([Type.Ref('ItemError'), Type.Null()]),
