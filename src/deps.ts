@@ -202,7 +202,7 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       logger,
       accessTokens: createAccessTokens({ secret: jwtSecret, ttlSeconds: config.accessTokenTtlSeconds, clock }),
       refreshTokens,
-      rateLimiter: createLoginRateLimiter({ cache: authStore, clock }),
+      rateLimiter: createLoginRateLimiter({ cache: authStore }),
     });
     const users = createUsersService({ db, clock, refreshTokens });
     const tools = createToolsService({ db });

@@ -99,6 +99,9 @@ export function createOperationsRepository(db: DbOrTx) {
   };
 }
 
+/** A kit nobody holds: the columns a return clears. */
+const BACK_IN_THE_TOOL_ROOM = { holderId: null, heldSince: null, checkoutOperationId: null, flaggedOperationId: null };
+
 /** Who holds a kit. Conditional updates make concurrent checkouts of one kit safe. */
 export function createKitCustodyRepository(db: DbOrTx) {
   return {
@@ -132,7 +135,7 @@ export function createKitCustodyRepository(db: DbOrTx) {
     async release(toolkitId: number, holderId: number, tx: DbOrTx): Promise<boolean> {
       const rows = await tx
         .update(toolkits)
-        .set({ holderId: null, heldSince: null, checkoutOperationId: null, flaggedOperationId: null })
+        .set(BACK_IN_THE_TOOL_ROOM)
         .where(and(eq(toolkits.id, toolkitId), eq(toolkits.holderId, holderId)))
         .returning({ id: toolkits.id });
       return rows.length === 1;
@@ -142,7 +145,7 @@ export function createKitCustodyRepository(db: DbOrTx) {
     async releaseFlagged(toolkitId: number, operationId: number, tx: DbOrTx): Promise<boolean> {
       const rows = await tx
         .update(toolkits)
-        .set({ holderId: null, heldSince: null, checkoutOperationId: null, flaggedOperationId: null })
+        .set(BACK_IN_THE_TOOL_ROOM)
         .where(and(eq(toolkits.id, toolkitId), eq(toolkits.flaggedOperationId, operationId)))
         .returning({ id: toolkits.id });
       return rows.length === 1;

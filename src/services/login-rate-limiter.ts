@@ -15,7 +15,6 @@
 import crypto from 'node:crypto';
 import type { Cache } from '../cache/cache.js';
 import { createExpiringStore } from '../cache/memory-cache.js';
-import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 
 export interface LoginLimits {
@@ -47,7 +46,7 @@ export interface LoginAttempt {
 
 const digest = (value: string) => crypto.createHash('sha256').update(value).digest('hex').slice(0, 32);
 
-export function createLoginRateLimiter(deps: { cache: Cache; clock: Clock; limits?: Partial<LoginLimits> }) {
+export function createLoginRateLimiter(deps: { cache: Cache; limits?: Partial<LoginLimits> }) {
   const limits = { ...DEFAULT_LOGIN_LIMITS, ...deps.limits };
   const stores = deps.cache.kind === 'memory' ? [deps.cache] : [deps.cache, createExpiringStore()];
   const accountKey = (employeeNumber: string) => `auth:login-fail:acct:${digest(employeeNumber)}`;

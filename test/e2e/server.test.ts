@@ -3,14 +3,13 @@
  * embedded database, serves health and docs over HTTP, stops on SIGTERM, and finds
  * its data again after a restart; a client following a job's events does not hold up its stop.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
 import { tempDir } from '../helpers/config.js';
-import { TEST_REDIS_URL } from '../helpers/databases.js';
+import { ownRedisDatabase, TEST_REDIS_URL } from '../helpers/databases.js';
 import { startEntry } from '../helpers/entry-process.js';
 import { freePort, startServer } from '../helpers/server-process.js';
 
@@ -53,11 +52,8 @@ describe('server process', () => {
 describe.skipIf(!TEST_REDIS_URL)('server process with a client on a job event stream', () => {
   it('ends the stream with a shutdown event and exits 0 within a few seconds of SIGTERM', async () => {
     const tmp = tempDir('toolcontrol-sse-');
-    // A Redis database of its own: other runs' queues on the same server stay apart.
-    const redisUrl = new URL(TEST_REDIS_URL!);
-    redisUrl.pathname = `/${1 + crypto.randomInt(15)}`;
+    const redisUrl = new URL(await ownRedisDatabase(1));
     const redis = new Redis(redisUrl.toString());
-    await redis.flushdb();
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
     const server = startEntry('src/main.ts', {

@@ -4,28 +4,18 @@
  * one; a worker with WORKER_METRICS_PORT serves its own job and inference metrics on
  * GET /metrics, behind METRICS_TOKEN as the API's.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
 import { tempDir } from '../helpers/config.js';
-import { createPostgresDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
+import { createPostgresDatabase, ownRedisDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
+import { until } from '../helpers/wait.js';
 import { startEntry, type EntryProcess } from '../helpers/entry-process.js';
 import { freePort } from '../helpers/server-process.js';
 
 const METRICS_TOKEN = 'worker-metrics-token-0123456789';
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('worker process (real Redis, PostgreSQL)', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -38,13 +28,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('worker process (real Red
   beforeAll(async () => {
     tmp = tempDir('toolcontrol-worker-process-');
     database = await createPostgresDatabase();
-    // A Redis database of its own: other runs' queues on the same server stay apart.
-    const url = new URL(TEST_REDIS_URL!);
-    url.pathname = `/${1 + crypto.randomInt(15)}`;
-    redisUrl = url.toString();
-    const redis = new Redis(redisUrl);
-    await redis.flushdb();
-    redis.disconnect();
+    redisUrl = await ownRedisDatabase(2);
     env = {
       HOST: '127.0.0.1',
       DATABASE_URL: database.url,

@@ -5,7 +5,6 @@
  * The workers run the real entry point with MODEL_PATH on a tiny constant-output ONNX.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -13,7 +12,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
 import { tempDir } from '../helpers/config.js';
-import { createPostgresDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
+import { createPostgresDatabase, ownRedisDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
+import { until } from '../helpers/wait.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { buildZip } from '../helpers/zip-builder.js';
 
@@ -37,16 +37,6 @@ function startWorker(env: Record<string, string>): WorkerProcess {
   return { child, output: () => output, exited };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('workers sharing a job (real Redis, PostgreSQL)', () => {
   let tmp: ReturnType<typeof tempDir>;
   let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
@@ -58,13 +48,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('workers sharing a job (r
   beforeAll(async () => {
     tmp = tempDir('toolcontrol-workers-');
     database = await createPostgresDatabase();
-    // A Redis database of its own: other runs' queues on the same server stay apart.
-    const url = new URL(TEST_REDIS_URL!);
-    url.pathname = `/${1 + crypto.randomInt(15)}`;
-    redisUrl = url.toString();
-    const redis = new Redis(redisUrl);
-    await redis.flushdb();
-    redis.disconnect();
+    redisUrl = await ownRedisDatabase(3);
     env = {
       DATABASE_URL: database.url,
       REDIS_URL: redisUrl,

@@ -3,9 +3,12 @@
  * when TEST_DATABASE_URL is set (so runs and files never collide).
  */
 import crypto from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { openDatabase, type Database } from '../../src/db/client.js';
+import { toolkits, users } from '../../src/db/schema/index.js';
+import { seedDefaults } from '../../src/db/seed.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || null;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || null;
@@ -54,4 +57,37 @@ export async function openTestDatabase(backend: Backend): Promise<{ database: Da
       await drop();
     },
   };
+}
+
+/**
+ * A migrated database with the default data (11 tools, the reference kit, an admin), and
+ * the ids repository tests hang their rows on: the admin and the reference kit.
+ */
+export async function openSeededDatabase(
+  backend: Backend,
+): Promise<{ database: Database; dispose: () => Promise<void>; adminId: number; toolkitId: number }> {
+  const { database, dispose } = await openTestDatabase(backend);
+  await database.migrate();
+  await seedDefaults(database.db, { admin: { employeeNumber: 'admin', password: 'admin-password' }, logger: silentLogger });
+  const adminId = (await database.db.select().from(users).limit(1))[0]!.id;
+  const toolkitId = (await database.db.select().from(toolkits).limit(1))[0]!.id;
+  return { database, dispose, adminId, toolkitId };
+}
+
+/**
+ * A Redis database index of this test file's own (1–12; 0 is shared by the in-process
+ * tests, 13–15 belong to bench:jobs), emptied: queues of files running at once stay apart.
+ */
+export async function ownRedisDatabase(index: number): Promise<string> {
+  if (!TEST_REDIS_URL) throw new Error('TEST_REDIS_URL is not set');
+  if (!(Number.isInteger(index) && index >= 1 && index <= 12)) throw new Error(`Redis database index ${index} is not in 1–12`);
+  const url = new URL(TEST_REDIS_URL);
+  url.pathname = `/${index}`;
+  const redis = new Redis(url.toString());
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+  return url.toString();
 }

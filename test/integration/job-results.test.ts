@@ -5,11 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { toolkits, users } from '../../src/db/schema/index.js';
-import { seedDefaults } from '../../src/db/seed.js';
 import { createJobsRepository, type JobsRepository } from '../../src/repositories/jobs.js';
 import { createJobService, summaryOfItems, jobSummary, type JobEvent } from '../../src/services/job-service.js';
-import { BACKENDS, openTestDatabase, silentLogger } from '../helpers/databases.js';
+import { BACKENDS, openSeededDatabase, silentLogger } from '../helpers/databases.js';
 
 type Missing = Array<{ class_key: string; count: number }>;
 const prediction = (status: string, missing: Missing) => ({ id: 'p', comparison: { status, match_percentage: 50, missing, extra: [] }, detections: [{ x: 1 }] });
@@ -22,11 +20,7 @@ describe.each(BACKENDS)('job results on %s', (backend) => {
   let repo: JobsRepository;
 
   beforeAll(async () => {
-    ({ database, dispose } = await openTestDatabase(backend));
-    await database.migrate();
-    await seedDefaults(database.db, { admin: { employeeNumber: 'admin', password: 'admin-password' }, logger: silentLogger });
-    userId = (await database.db.select().from(users).limit(1))[0]!.id;
-    toolkitId = (await database.db.select().from(toolkits).limit(1))[0]!.id;
+    ({ database, dispose, adminId: userId, toolkitId } = await openSeededDatabase(backend));
     repo = createJobsRepository(database.db);
   });
   afterAll(() => dispose?.());

@@ -4,10 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { toolkits, users } from '../../src/db/schema/index.js';
-import { seedDefaults } from '../../src/db/seed.js';
 import { createJobsRepository } from '../../src/repositories/jobs.js';
-import { BACKENDS, openTestDatabase, silentLogger } from '../helpers/databases.js';
+import { BACKENDS, openSeededDatabase } from '../helpers/databases.js';
 
 describe.each(BACKENDS)('jobs repository on %s', (backend) => {
   let database: Database;
@@ -16,11 +14,7 @@ describe.each(BACKENDS)('jobs repository on %s', (backend) => {
   let toolkitId: number;
 
   beforeAll(async () => {
-    ({ database, dispose } = await openTestDatabase(backend));
-    await database.migrate();
-    await seedDefaults(database.db, { admin: { employeeNumber: 'admin', password: 'admin-password' }, logger: silentLogger });
-    userId = (await database.db.select().from(users).limit(1))[0]!.id;
-    toolkitId = (await database.db.select().from(toolkits).limit(1))[0]!.id;
+    ({ database, dispose, adminId: userId, toolkitId } = await openSeededDatabase(backend));
   });
   afterAll(() => dispose?.());
 

@@ -7,9 +7,8 @@
 import { and, asc, desc, eq, inArray, isNull, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { classThresholds, jobItems, jobs, operations, predictions, reviewAudit, toolkits, users } from '../../src/db/schema/index.js';
-import { seedDefaults } from '../../src/db/seed.js';
-import { BACKENDS, openTestDatabase, silentLogger } from '../helpers/databases.js';
+import { classThresholds, jobItems, jobs, operations, predictions, reviewAudit, users } from '../../src/db/schema/index.js';
+import { BACKENDS, openSeededDatabase } from '../helpers/databases.js';
 
 const OPERATIONS = 5000;
 const PREDICTIONS = 3000;
@@ -32,10 +31,7 @@ describe.each(BACKENDS)('query indexes and constraints on %s', (backend) => {
   let toolkitId: number;
 
   beforeAll(async () => {
-    ({ database, dispose } = await openTestDatabase(backend));
-    await database.migrate();
-    await seedDefaults(database.db, { admin: { employeeNumber: 'admin', password: 'admin-password' }, logger: silentLogger });
-    toolkitId = (await database.db.select().from(toolkits).limit(1))[0]!.id;
+    ({ database, dispose, toolkitId } = await openSeededDatabase(backend));
     const engineers = await database.db
       .insert(users)
       .values(Array.from({ length: ENGINEERS }, (_, i) => ({ employeeNumber: `e-${i}`, fullName: `Engineer ${i}`, role: 'engineer' as const, passwordHash: 'x' })))

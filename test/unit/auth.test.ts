@@ -154,7 +154,7 @@ describe('login rate limiter', () => {
   const refused = (promise: Promise<unknown>) => promise.then(() => null, (err: unknown) => err);
 
   it('blocks the attempt after the limit until the window ends', async () => {
-    const limiter = createLoginRateLimiter({ cache: createMemoryCache(), clock: fakeClock(), limits: { perAccount: 3, perIp: 100 } });
+    const limiter = createLoginRateLimiter({ cache: createMemoryCache(), limits: { perAccount: 3, perIp: 100 } });
     // Three failed attempts: reserved and never settled.
     for (let i = 0; i < 3; i++) await limiter.reserve('u', '1.1.1.1');
     const err = await refused(limiter.reserve('u', '1.1.1.1'));
@@ -165,14 +165,14 @@ describe('login rate limiter', () => {
   });
 
   it('counts an attempt before it is verified: of many at once, only the limit get through', async () => {
-    const limiter = createLoginRateLimiter({ cache: createExpiringStore(), clock: fakeClock(), limits: { perAccount: 5, perIp: 100 } });
+    const limiter = createLoginRateLimiter({ cache: createExpiringStore(), limits: { perAccount: 5, perIp: 100 } });
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => limiter.reserve('u', '2.2.2.2')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
     expect(results.filter((r) => r.status === 'rejected' && r.reason instanceof RateLimitedError)).toHaveLength(15);
   });
 
   it('a success clears the account and gives the IP its slot back; a release gives both back', async () => {
-    const limiter = createLoginRateLimiter({ cache: createExpiringStore(), clock: fakeClock(), limits: { perAccount: 2, perIp: 3 } });
+    const limiter = createLoginRateLimiter({ cache: createExpiringStore(), limits: { perAccount: 2, perIp: 3 } });
     // Many successful logins from one counter PC never use up its IP budget.
     for (let i = 0; i < 10; i++) await (await limiter.reserve(`user-${i}`, 'pc')).succeeded();
     await limiter.reserve('a', 'pc');
@@ -197,7 +197,7 @@ describe('login rate limiter', () => {
       increment: async (_k, ttl) => ({ value: 0, ttlSeconds: ttl }),
       decrement: async () => undefined,
     };
-    const limiter = createLoginRateLimiter({ cache: down, clock: fakeClock() });
+    const limiter = createLoginRateLimiter({ cache: down });
     for (let i = 0; i < 5; i++) await limiter.reserve('u', 'ip');
     await expect(limiter.reserve('u', 'ip')).rejects.toBeInstanceOf(RateLimitedError);
   });

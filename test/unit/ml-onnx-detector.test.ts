@@ -175,29 +175,36 @@ describe('detect model with a fixed batch of 2', () => {
   });
 });
 
+/** segment.onnx's two detections on `image`, in original-image pixels. */
+const SEGMENT_BOXES = [
+  ['pliers', { x1: 80, y1: 56, x2: 240, y2: 216 }],
+  ['brace', { x1: 400, y1: 56, x2: 560, y2: 216 }],
+];
+/**
+ * The first one's mask outline. Mask 1: prototype cells x 15..24, y 30..39 (+10) in a −10 field,
+ * inside its box. Upsampled ×4 (align_corners=False) the positive area is x 60..99, y 120..159
+ * minus its four corner pixels, where both interpolation axes mix in −10. In the original:
+ * x · 2, (y − 72) · 2.
+ */
+const SEGMENT_FIRST_OUTLINE = [
+  [122, 96],
+  [196, 96],
+  [198, 98],
+  [198, 172],
+  [196, 174],
+  [122, 174],
+  [120, 172],
+  [120, 98],
+];
+
 describe('segment model', () => {
   it('returns boxes and mask outlines in original-image pixels', async () => {
     const detector = await createOnnxDetector({ modelPath: fixture('segment.onnx'), threads: 1 });
     try {
       expect(detector.info).toMatchObject({ task: 'segment', names: { 0: 'pliers', 1: 'brace' } });
       const { detections } = await detector.detect(image, { confidence: 0.25 });
-      expect(detections.map((d) => [d.className, d.box])).toEqual([
-        ['pliers', { x1: 80, y1: 56, x2: 240, y2: 216 }],
-        ['brace', { x1: 400, y1: 56, x2: 560, y2: 216 }],
-      ]);
-      // Mask 1: prototype cells x 15..24, y 30..39 (+10) in a −10 field, inside its box. Upsampled ×4
-      // (align_corners=False) the positive area is x 60..99, y 120..159 minus its four corner pixels,
-      // where both interpolation axes mix in −10. In the original: x · 2, (y − 72) · 2.
-      expect(detections[0]!.polygon).toEqual([
-        [122, 96],
-        [196, 96],
-        [198, 98],
-        [198, 172],
-        [196, 174],
-        [122, 174],
-        [120, 172],
-        [120, 98],
-      ]);
+      expect(detections.map((d) => [d.className, d.box])).toEqual(SEGMENT_BOXES);
+      expect(detections[0]!.polygon).toEqual(SEGMENT_FIRST_OUTLINE);
       // Mask 2: prototype cells x 45..74 are positive but the box (proto x 50..70) crops them to
       // 50..69 with zeros outside; zero–positive edges stay positive up to the zero cell's centre:
       // x 198..281, y 120..159 → (396, 96)–(562, 174).
@@ -361,20 +368,8 @@ describe('segment export with NMS built in: output0 [1, 300, 38] + output1', () 
       expect(detector.info).toMatchObject({ task: 'segment', builtInNms: { kind: 'nms-export' } });
       const { detections } = await detector.detect(image, { confidence: 0.25 });
       // Same boxes, coefficients and prototypes as segment.onnx (see its test for the pixels).
-      expect(detections.map((d) => [d.className, d.box])).toEqual([
-        ['pliers', { x1: 80, y1: 56, x2: 240, y2: 216 }],
-        ['brace', { x1: 400, y1: 56, x2: 560, y2: 216 }],
-      ]);
-      expect(detections[0]!.polygon).toEqual([
-        [122, 96],
-        [196, 96],
-        [198, 98],
-        [198, 172],
-        [196, 174],
-        [122, 174],
-        [120, 172],
-        [120, 98],
-      ]);
+      expect(detections.map((d) => [d.className, d.box])).toEqual(SEGMENT_BOXES);
+      expect(detections[0]!.polygon).toEqual(SEGMENT_FIRST_OUTLINE);
       expect(detections).toEqual((await raw.detect(image, { confidence: 0.25 })).detections);
     } finally {
       await detector.close();
