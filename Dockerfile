@@ -26,8 +26,12 @@ ENV NODE_ENV=production \
     DATA_DIR=/data \
     MEDIA_DIR=/data/media \
     MODEL_PATH=/app/models/toolcontrol-yolo.onnx \
-    # Fewer glibc malloc arenas: the inference and sharp threads otherwise inflate RSS.
-    MALLOC_ARENA_MAX=2
+    # glibc malloc as scripts/runtime-env.sh sets it for npm start / npm run worker: fewer
+    # arenas (the inference and sharp threads otherwise inflate RSS), and a photo's few-MB
+    # buffers reused from the heap instead of mapped and unmapped for every photo.
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=33554432 \
+    MALLOC_TRIM_THRESHOLD_=134217728
 WORKDIR /app
 
 # Data (media, or the embedded database when no PostgreSQL is configured) belongs to the

@@ -4,13 +4,19 @@
  * For rendered kit photos of 640×480, 1920×1080 and 4000×3000 (JPEG):
  *   raw       the model's session.run median (the tensor already prepared)
  *   pipeline  bytes in → detections out (decode, orient, letterbox, run, NMS, scale back), no annotation
- * and their ratio; then POST /predict/ throughput over real HTTP at concurrency 1 and 4
- * against the raw session throughput, all measured in this one run.
+ *   floor     what the JPEG costs to decode at all: libvips at its smallest DCT scale (1/8),
+ *             no resize, no tensor; whatever the pipeline does, it pays at least this
+ * and their ratio, with (raw + floor) / raw, the lowest ratio any pipeline on this decoder could
+ * reach; then POST /predict/ throughput over real HTTP at concurrency 1 and 4 against the raw
+ * session throughput, all measured in this one run.
+ *
+ * `npm run bench:inference` runs it with the service's malloc settings (scripts/runtime-env.sh).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
 import { openDatabase } from '../src/db/client.js';
@@ -49,16 +55,20 @@ async function main() {
     photos.set(`${w}x${h}`, (await renderScene({ seed: 424242, width: w, height: h, kit: 'full' })).jpeg);
   }
 
-  console.log('image         JPEG KB    raw ms   pipeline ms   ratio   (decode / inference / postprocess ms)');
+  console.log(`sharp: ${sharp.concurrency()} libvips thread(s); MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 'unset'}\n`);
+  console.log('image         JPEG KB    raw ms   pipeline ms   ratio   (decode / inference / postprocess ms)   decode floor ms   (raw + floor) / raw');
   let rawAll: number[] = [];
   for (const [label, jpeg] of photos) {
     const prepared = await detector.prepare(jpeg);
+    const decodeOnly = decodeFloor(jpeg);
     for (let i = 0; i < 3; i++) {
       await detector.runRaw(prepared);
       await detector.detect(jpeg, { confidence: 0.25 });
+      await decodeOnly();
     }
     const raw: number[] = [];
     const pipeline: number[] = [];
+    const floor: number[] = [];
     const stages = { decode: [] as number[], inference: [] as number[], postprocess: [] as number[] };
     for (let i = 0; i < RUNS; i++) {
       raw.push((await detector.runRaw(prepared)).runMs);
@@ -68,10 +78,13 @@ async function main() {
       stages.decode.push(result.timings.decode);
       stages.inference.push(result.timings.inference);
       stages.postprocess.push(result.timings.postprocess);
+      const floorStarted = performance.now();
+      await decodeOnly();
+      floor.push(performance.now() - floorStarted);
     }
     rawAll = rawAll.concat(raw);
     console.log(
-      `${label.padEnd(11)} ${fmt(jpeg.length / 1024, 0)} ${fmt(median(raw))} ${fmt(median(pipeline))}      ${(median(pipeline) / median(raw)).toFixed(2)}    (${median(stages.decode).toFixed(1)} / ${median(stages.inference).toFixed(1)} / ${median(stages.postprocess).toFixed(1)})`,
+      `${label.padEnd(11)} ${fmt(jpeg.length / 1024, 0)} ${fmt(median(raw))} ${fmt(median(pipeline))}      ${(median(pipeline) / median(raw)).toFixed(2)}    (${median(stages.decode).toFixed(1)} / ${median(stages.inference).toFixed(1)} / ${median(stages.postprocess).toFixed(1)})        ${fmt(median(floor))}          ${((median(raw) + median(floor)) / median(raw)).toFixed(2)}`,
     );
   }
   const rawMedian = median(rawAll);
@@ -139,6 +152,21 @@ async function main() {
     await database.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Decoding the JPEG and nothing else, at libjpeg's smallest scale: a resize by more than 8
+ * (not exactly 8, which sharp lowers to 4) makes sharp shrink by 8 while decoding; nearest
+ * neighbour then costs next to nothing. The entropy-coded data is read whole at any scale.
+ */
+function decodeFloor(jpeg: Buffer): () => Promise<unknown> {
+  return async () => {
+    const { width = 0, height = 0 } = await sharp(jpeg).metadata();
+    return sharp(jpeg, { sequentialRead: true, ignoreIcc: true })
+      .resize(Math.max(1, Math.floor(width / 8.5)), Math.max(1, Math.floor(height / 8.5)), { fit: 'fill', kernel: 'nearest' })
+      .raw()
+      .toBuffer();
+  };
 }
 
 main().catch((err) => {
