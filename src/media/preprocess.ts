@@ -37,6 +37,8 @@ export interface PreprocessedImage {
 
 interface ImageHeader {
   format: string;
+  /** HEIF only: the codec inside ('hevc' for an iPhone's HEIC, 'av1' for AVIF). */
+  compression?: string;
   oriented: ImageSize;
   /** What the decode must do beyond resizing (each step costs time on every photo). */
   needs: { orient: boolean; toSrgb: boolean; dropAlpha: boolean };
@@ -71,6 +73,7 @@ export async function readImageHeader(image: Buffer, maxPixels = DEFAULT_MAX_PIX
   }
   return {
     format: metadata.format,
+    ...(metadata.compression ? { compression: metadata.compression } : {}),
     oriented: { width, height },
     needs: {
       orient: (metadata.orientation ?? 1) > 1,
@@ -110,9 +113,9 @@ export async function preprocessImage(image: Buffer, options: PreprocessOptions)
     if (header.needs.dropAlpha) pipeline = pipeline.removeAlpha();
     ({ data: pixels, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
   } catch (error) {
-    throw new UnprocessableImageError('image.corrupt', 'The image could not be decoded (corrupt or truncated)', {
-      reason: error instanceof Error ? error.message : String(error),
-    });
+    const reason = error instanceof Error ? error.message : String(error);
+    if (isMissingCodec(header, reason)) throw unsupportedCodec(header);
+    throw new UnprocessableImageError('image.corrupt', 'The image could not be decoded (corrupt or truncated)', { reason });
   }
   if (info.width !== letterbox.resizedWidth || info.height !== letterbox.resizedHeight || info.channels !== 3) {
     throw new Error(
@@ -126,6 +129,24 @@ export async function preprocessImage(image: Buffer, options: PreprocessOptions)
     letterbox,
     format: header.format,
   };
+}
+
+/**
+ * An image whose container is read but whose codec this build of libvips lacks: HEIC photos
+ * (HEVC inside HEIF, an iPhone's default) with sharp's prebuilt libvips, which decodes AVIF
+ * but has no HEVC decoder. That is not a corrupt photo, and the technician can change it.
+ */
+function isMissingCodec(header: ImageHeader, reason: string): boolean {
+  return header.format === 'heif' && /not been built in|decoder plugin/i.test(reason);
+}
+
+/** 415 for a photo in a codec this server cannot decode, with what to send instead. */
+function unsupportedCodec(header: Pick<ImageHeader, 'format' | 'compression'>): UnsupportedMediaError {
+  const codec = header.compression?.toUpperCase() ?? header.format.toUpperCase();
+  return new UnsupportedMediaError(
+    `${codec}-compressed ${header.format.toUpperCase()} photos (HEIC) cannot be decoded by this server; send JPEG or PNG ` +
+      '(on an iPhone: Settings → Camera → Formats → Most Compatible)',
+  );
 }
 
 /**

@@ -54,7 +54,7 @@ describe('POST /predict/batch and /predict/zip', () => {
     expect(body.results[0].prediction.comparison.status).toBe('success');
     expect(body.results[0].prediction.image_url).toMatch(/^\/media\/previews\//);
     expect(body.results[1]).toMatchObject({ index: 1, error: null, prediction: { comparison: { status: 'discrepancy' } } });
-    expect(body.results[2]).toMatchObject({ index: 2, prediction: null, error: { status: 415 } });
+    expect(body.results[2]).toMatchObject({ index: 2, prediction: null, error: { status: 422, code: 'image.corrupt' } });
     expect(body.skipped).toEqual([{ entry_name: 'doc.jpg', reason: 'not_an_image', detail: expect.any(String) }]);
     expect(body.summary).toEqual({ images: 3, processed: 2, failed: 1, skipped: 1, kits_complete: 1, tools_missing: { side_cutters: 1 } });
 

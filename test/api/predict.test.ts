@@ -114,6 +114,12 @@ describe('POST /predict/', () => {
     expect(json.statusCode).toBe(415);
     const notImage = await predict(engineer.auth, { toolkit_id: kitId }, [{ field: 'image', data: Buffer.from('just some text, not a photo') }]);
     expect(notImage.statusCode).toBe(415);
+    const heic = await predict(engineer.auth, { toolkit_id: kitId }, [
+      { field: 'image', data: fs.readFileSync(new URL('../fixtures/images/iphone-hevc.heic', import.meta.url)) },
+    ]);
+    expect(heic.statusCode, heic.body).toBe(415);
+    expect(heic.headers['content-type']).toContain('application/problem+json');
+    expect(heic.json()).toMatchObject({ code: 'image.unsupported_type', detail: expect.stringContaining('Most Compatible') });
   });
 
   it('answers a malformed or cut-off multipart body with 400 problem+json, on single and batch uploads', async () => {

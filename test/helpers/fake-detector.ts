@@ -1,12 +1,13 @@
 /**
  * A scripted Detector for API tests that are about the workflow, not the model:
- * detections are chosen by the test per image. Images are still decoded for real
- * (size, EXIF), so bad uploads fail as they would with a model.
+ * detections are chosen by the test per image. Images still go through the service's
+ * own pre-processing (validation, decode, EXIF orientation, letterbox), so bad uploads
+ * fail as they would with a model.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import { TOOL_CLASSES } from '../../src/domain/tool-classes.js';
+import { preprocessImage } from '../../src/media/preprocess.js';
 import type { Box, Detector, RawDetection } from '../../src/ml/detector.js';
-import { UnsupportedMediaError } from '../../src/shared/errors.js';
 
 export interface ScriptedDetection {
   className: string;
@@ -29,14 +30,7 @@ export function createScriptedDetector(script: (image: Buffer) => ScriptedDetect
     },
     async detect(image: Buffer, options: { confidence: number }) {
       detector.calls++;
-      let meta: Metadata;
-      try {
-        meta = await sharp(image).metadata();
-      } catch {
-        throw new UnsupportedMediaError('The upload is not an image');
-      }
-      const width = meta.autoOrient?.width ?? meta.width ?? 1;
-      const height = meta.autoOrient?.height ?? meta.height ?? 1;
+      const { width, height } = (await preprocessImage(image, { imgsz: detector.info.imgsz })).original;
       const detections: RawDetection[] = script(image)
         .filter((d) => d.confidence >= options.confidence)
         .map((d, i) => ({

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -169,6 +170,13 @@ describe('preprocessImage', () => {
     const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
     await expect(preprocessImage(pdf, { imgsz: [320, 320] })).rejects.toBeInstanceOf(UnsupportedMediaError);
     await expect(preprocessImage(pdf, { imgsz: [320, 320] })).rejects.toMatchObject({ status: 415 });
+  });
+
+  it('refuses an HEIC photo (HEVC, which this build of libvips cannot decode) with 415 and what to send instead, not 422 corrupt', async () => {
+    const heic = fs.readFileSync(new URL('../fixtures/images/iphone-hevc.heic', import.meta.url));
+    const error = await preprocessImage(heic, { imgsz: [320, 320] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnsupportedMediaError);
+    expect(error).toMatchObject({ status: 415, code: 'image.unsupported_type', message: expect.stringMatching(/HEVC.*send JPEG/) });
   });
 
   it('refuses an SVG with 415', async () => {
