@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import { TOOL_CLASSES } from '../domain/tool-classes.js';
 import { UnprocessableImageError } from '../shared/errors.js';
 import { assertFontFile, escapeMarkup, renderText, type TextTile } from './annotate-text.js';
+import { DECODE_FAIL_ON } from './preprocess.js';
 import { parseHexColour, RgbCanvas } from './raster.js';
 
 export { escapeMarkup };
@@ -127,7 +128,7 @@ export async function annotateImage(input: AnnotateInput): Promise<Buffer> {
 
   // The photo, upright and bounded, as RGB pixels to draw on.
   // Each step only when this photo needs it: on a plain sRGB JPEG this is a bare decode.
-  let decode = sharp(input.image);
+  let decode = sharp(input.image, { failOn: DECODE_FAIL_ON });
   if ((meta.orientation ?? 1) > 1) decode = decode.autoOrient();
   if (W !== width || H !== height) decode = decode.resize(W, H, { fit: 'fill' });
   if (meta.space !== 'srgb' || (meta.channels ?? 3) < 3) decode = decode.toColourspace('srgb');

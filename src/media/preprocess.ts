@@ -14,6 +14,9 @@ export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 const PAD_VALUE = 114;
 
+/** What makes a decode fail, for every decode of a photo (here and in annotate.ts). */
+export const DECODE_FAIL_ON = 'error' as const;
+
 /** Formats we decode. SVG, PDF and other vector/document formats are refused on purpose. */
 const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif', 'avif']);
 
@@ -105,7 +108,9 @@ export async function preprocessImage(image: Buffer, options: PreprocessOptions)
       ignoreIcc: !header.needs.toSrgb,
       autoOrient: header.needs.orient,
       limitInputPixels: maxPixels,
-      failOn: 'warning',
+      // Truncated or broken data is refused; a decoder warning is not (a camera that writes a few
+      // stray bytes before a marker gives a whole, correct picture, which OpenCV reads too).
+      failOn: DECODE_FAIL_ON,
       sequentialRead: true,
     });
     if (header.needs.toSrgb) pipeline = pipeline.toColourspace('srgb');

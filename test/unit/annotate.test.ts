@@ -145,6 +145,14 @@ describe('annotateImage', () => {
     expect(await sharp(out).metadata()).toMatchObject({ format: 'jpeg', width: 48, height: 32 });
   });
 
+  it('draws on a JPEG with stray bytes before a marker, as recognition reads it', async () => {
+    const jpeg = await grey(64, 48);
+    const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+    const stray = Buffer.concat([jpeg.subarray(0, sos), Buffer.from([0x00, 0x00]), jpeg.subarray(sos)]);
+    const out = await annotateImage({ image: stray, fontPath: FONT_PATH, detections: [], missing: [] });
+    expect(await sharp(out).metadata()).toMatchObject({ format: 'jpeg', width: 64, height: 48 });
+  });
+
   it('refuses to draw without the font file rather than falling back silently', async () => {
     await expect(annotateImage({ image: await grey(64, 48), fontPath: '/nonexistent/DejaVuSans.ttf', detections: [], missing: [] })).rejects.toThrow(/font not found/);
   });

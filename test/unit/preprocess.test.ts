@@ -193,6 +193,15 @@ describe('preprocessImage', () => {
     });
   });
 
+  it('decodes a JPEG with stray bytes before a marker (a decoder warning, the picture whole) as the intact file', async () => {
+    const jpeg = await sharp(await twoColourImage(400, 300)).jpeg().toBuffer();
+    const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+    const stray = Buffer.concat([jpeg.subarray(0, sos), Buffer.from([0x00, 0x00]), jpeg.subarray(sos)]);
+    await expect(sharp(stray, { failOn: 'warning' }).raw().toBuffer()).rejects.toThrow(/extraneous bytes/);
+    const [intact, repaired] = await Promise.all([preprocessImage(jpeg, { imgsz: [320, 320] }), preprocessImage(stray, { imgsz: [320, 320] })]);
+    expect(repaired.tensor).toEqual(intact.tensor);
+  });
+
   it('refuses a truncated JPEG with 422', async () => {
     const jpeg = await sharp(await twoColourImage(400, 300)).jpeg().toBuffer();
     const truncated = jpeg.subarray(0, Math.floor(jpeg.length / 2));
@@ -202,12 +211,11 @@ describe('preprocessImage', () => {
   });
 
   it('refuses a huge-dimension PNG from its header alone with 422', async () => {
+    // The file has a header and no pixel data: a decode would fail as image.corrupt.
     const png = pngHeaderOnly(50_000, 50_000);
-    const started = performance.now();
     const error = await readImageHeader(png).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 422, code: 'image.too_many_pixels' });
     await expect(preprocessImage(png, { imgsz: [320, 320] })).rejects.toMatchObject({ code: 'image.too_many_pixels' });
-    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('honours a custom pixel limit', async () => {
