@@ -128,7 +128,8 @@ export async function annotateImage(input: AnnotateInput): Promise<Buffer> {
 
   // The photo, upright and bounded, as RGB pixels to draw on.
   // Each step only when this photo needs it: on a plain sRGB JPEG this is a bare decode.
-  let decode = sharp(input.image, { failOn: DECODE_FAIL_ON });
+  // Sequential: a large PNG streams through the resize instead of being held whole.
+  let decode = sharp(input.image, { failOn: DECODE_FAIL_ON, sequentialRead: true });
   if ((meta.orientation ?? 1) > 1) decode = decode.autoOrient();
   if (W !== width || H !== height) decode = decode.resize(W, H, { fit: 'fill' });
   if (meta.space !== 'srgb' || (meta.channels ?? 3) < 3) decode = decode.toColourspace('srgb');

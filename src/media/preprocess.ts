@@ -14,6 +14,9 @@ export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 const PAD_VALUE = 114;
 
+/** Bytes of one sample of each libvips band format. */
+const SAMPLE_BYTES: Partial<Record<string, number>> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, complex: 8, double: 8, dpcomplex: 16 };
+
 /** What makes a decode fail, for every decode of a photo (here and in annotate.ts). */
 export const DECODE_FAIL_ON = 'error' as const;
 
@@ -72,6 +75,26 @@ export async function readImageHeader(image: Buffer, maxPixels = DEFAULT_MAX_PIX
       'image.too_many_pixels',
       `The image has ${width}×${height} pixels, more than the limit of ${maxPixels}`,
       { width, height, maxPixels },
+    );
+  }
+  // Pixels alone do not bound the work: a 40 MP PNG of 16-bit RGBA samples decodes to 320 MB (an
+  // interlaced one is held whole), and a progressive JPEG keeps the 16-bit DCT coefficients of
+  // the whole image while it decodes, however small the file. Both are bounded by what the pixel
+  // limit allows an 8-bit RGB photo.
+  const progressiveJpeg = metadata.format === 'jpeg' && metadata.isProgressive === true;
+  const bytesPerSample = progressiveJpeg ? 2 : (SAMPLE_BYTES[metadata.depth ?? 'uchar'] ?? 1);
+  const decodedBytes = width * height * Math.max(3, metadata.channels ?? 3) * bytesPerSample;
+  const maxDecodedBytes = maxPixels * 3;
+  if (decodedBytes > maxDecodedBytes) {
+    const mb = (bytes: number) => Math.ceil(bytes / 1_000_000);
+    const what = progressiveJpeg
+      ? `a progressive JPEG of ${width}×${height} pixels holds ${metadata.channels} channels of 16-bit coefficients`
+      : `${width}×${height} pixels, ${metadata.channels} channels of ${bytesPerSample * 8} bits`;
+    throw new UnprocessableImageError(
+      'image.decode_too_large',
+      `Decoding the image would take ${mb(decodedBytes)} MB (${what}), more than the limit of ${mb(maxDecodedBytes)} MB ` +
+        '(the pixel limit at 3 bytes a pixel); send it smaller or as a baseline JPEG',
+      { width, height, channels: metadata.channels, bitsPerSample: bytesPerSample * 8, progressive: progressiveJpeg, decodedBytes, maxDecodedBytes },
     );
   }
   return {

@@ -218,6 +218,29 @@ describe('preprocessImage', () => {
     await expect(preprocessImage(png, { imgsz: [320, 320] })).rejects.toMatchObject({ code: 'image.too_many_pixels' });
   });
 
+  it('refuses from its header an image within the pixel limit whose samples would decode to more than 3 bytes a pixel allows', async () => {
+    // 8000×5000 = the 40 MP limit; 16-bit RGBA (colour type 6), interlaced: 320 MB to decode.
+    const deep = pngHeaderOnly(8000, 5000, { bitDepth: 16, colourType: 6, interlaced: true });
+    const error = await readImageHeader(deep).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnprocessableImageError);
+    expect(error).toMatchObject({ status: 422, code: 'image.decode_too_large', message: expect.stringContaining('320 MB') });
+    // The same size at 8-bit RGB passes the header check (and then fails to decode: no pixel data).
+    await expect(readImageHeader(pngHeaderOnly(8000, 5000))).resolves.toMatchObject({ oriented: { width: 8000, height: 5000 } });
+    // 16-bit RGBA within the budget: 3000×2000 is 48 MB.
+    await expect(readImageHeader(pngHeaderOnly(3000, 2000, { bitDepth: 16, colourType: 6 }))).resolves.toMatchObject({ format: 'png' });
+  });
+
+  it('counts a progressive JPEG by the coefficients it holds while decoding, a baseline one by its pixels', async () => {
+    const plain = sharp({ create: { width: 400, height: 300, channels: 3, background: '#808080' } });
+    const progressive = await plain.clone().jpeg({ progressive: true }).toBuffer();
+    const baseline = await plain.clone().jpeg().toBuffer();
+    // 120,000 pixels. A limit of 120,000 pixels allows 360,000 bytes: the baseline file's pixels fit, the
+    // progressive file's 720,000 bytes of coefficients do not (they do under a limit of 240,000 pixels).
+    await expect(readImageHeader(progressive, 120_000)).rejects.toMatchObject({ code: 'image.decode_too_large', message: expect.stringContaining('progressive') });
+    await expect(readImageHeader(baseline, 120_000)).resolves.toMatchObject({ format: 'jpeg' });
+    await expect(readImageHeader(progressive, 240_000)).resolves.toMatchObject({ format: 'jpeg' });
+  });
+
   it('honours a custom pixel limit', async () => {
     const image = await twoColourImage(100, 100);
     await expect(preprocessImage(image, { imgsz: [64, 64], maxPixels: 9_999 })).rejects.toMatchObject({ status: 422 });
@@ -226,11 +249,12 @@ describe('preprocessImage', () => {
 });
 
 /** A PNG whose IHDR claims width × height, followed by a tiny IDAT and IEND. */
-function pngHeaderOnly(width: number, height: number): Buffer {
+/** A PNG with a header and no pixel data; default 8-bit RGB (colour type 2), not interlaced. */
+function pngHeaderOnly(width: number, height: number, { bitDepth = 8, colourType = 2, interlaced = false } = {}): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  ihdr.set([bitDepth, colourType, 0, 0, interlaced ? 1 : 0], 8);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     pngChunk('IHDR', ihdr),
