@@ -97,6 +97,17 @@ describe('POST /predict/', () => {
     }
   });
 
+  it('takes a confidence field left blank (as a form sends it) as not given, and a blank kit as missing', async () => {
+    for (const blank of ['', ' ']) {
+      const res = await predict(engineer.auth, { toolkit_id: kitId, confidence: blank });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().thresholds.confidence).toBe(0.5);
+    }
+    const noKit = await predict(engineer.auth, { toolkit_id: '' });
+    expect(noKit.statusCode).toBe(400);
+    expect(noKit.json().errors).toEqual([expect.objectContaining({ field: 'toolkit_id', message: expect.stringMatching(/required/) })]);
+  });
+
   it('answers bad requests with problem+json', async () => {
     const noKit = await predict(engineer.auth, {});
     expect(noKit.statusCode).toBe(400);

@@ -80,9 +80,16 @@ export async function readUpload<S extends TObject>(
   return { fields: validateFields(fieldsSchema, raw), files };
 }
 
-/** Text fields of a multipart body, converted and checked against the route's schema (400 with field errors). */
+/**
+ * Text fields of a multipart body, converted and checked against the route's schema (400 with
+ * field errors). An empty number field is one left blank in a form: it counts as not given
+ * (its default applies, or it is reported missing), not as 0.
+ */
 export function validateFields<S extends TObject>(fieldsSchema: S, raw: Record<string, string>): Static<S> {
-  const converted = Value.Default(fieldsSchema, Value.Convert(fieldsSchema, raw));
+  const given = Object.fromEntries(
+    Object.entries(raw).filter(([name, value]) => value.trim() !== '' || !NUMERIC.has(String((fieldsSchema.properties[name] as { type?: unknown } | undefined)?.type))),
+  );
+  const converted = Value.Default(fieldsSchema, Value.Convert(fieldsSchema, given));
   const errors = [...Value.Errors(fieldsSchema, converted)].map((e) => {
     const missing = (e.params as { requiredProperties?: string[] } | undefined)?.requiredProperties;
     return { field: missing?.join(', ') ?? e.instancePath.replace(/^\//, ''), message: e.message };
@@ -92,6 +99,8 @@ export function validateFields<S extends TObject>(fieldsSchema: S, raw: Record<s
   }
   return converted as Static<S>;
 }
+
+const NUMERIC = new Set(['number', 'integer']);
 
 /**
  * A body the multipart parser cannot read (no boundary, cut off mid-part, a broken part
