@@ -89,9 +89,13 @@ function validationErrors(error: FastifyError): FieldError[] {
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof AppError) {
-      if (error.status >= 500) request.log.error({ err: error }, error.message);
+      // A 503 with Retry-After (queue full, model or Redis away, shutting down) is the service
+      // shedding load or waiting for a dependency as designed: a warning, no stack trace.
+      if (error instanceof ServiceUnavailableError) {
+        request.log.warn({ code: error.code, status: error.status, retryAfter: error.retryAfterSeconds }, error.message);
+        reply.header('retry-after', String(error.retryAfterSeconds));
+      } else if (error.status >= 500) request.log.error({ err: error }, error.message);
       else request.log.info({ code: error.code, status: error.status }, error.message);
-      if (error instanceof ServiceUnavailableError) reply.header('retry-after', String(error.retryAfterSeconds));
       return sendProblem(reply, error.status, error.code, error.message, error.extra);
     }
     const fastifyError = error as FastifyError;
