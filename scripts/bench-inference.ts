@@ -4,8 +4,8 @@
  * For rendered kit photos of 640×480, 1920×1080 and 4000×3000 (JPEG):
  *   raw       the model's session.run median (the tensor already prepared)
  *   pipeline  bytes in → detections out (decode, orient, letterbox, run, NMS, scale back), no annotation
- *   floor     what the JPEG costs to decode at all: libvips at its smallest DCT scale (1/8),
- *             no resize, no tensor; whatever the pipeline does, it pays at least this
+ *   floor     what the JPEG costs to decode at all: its header read, then libvips at the smallest
+ *             DCT scale (1/8), no resize, no tensor; whatever the pipeline does, it pays at least this
  * and their ratio, with (raw + floor) / raw, the lowest ratio any pipeline on this decoder could
  * reach; then POST /predict/ throughput over real HTTP at concurrency 1 and 4 against the raw
  * session throughput, all measured in this one run.
