@@ -84,10 +84,21 @@ const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
 
+/**
+ * Files that archivers add on their own: macOS Finder's `__MACOSX/…` and `._name` resource forks
+ * (named like the photo beside them), `.DS_Store`, Windows' `Thumbs.db` and `desktop.ini`.
+ * Known from the name alone, so they never count towards the images of a synchronous batch.
+ */
+function isSystemMetadata(name: string): boolean {
+  const parts = name.split(/[/\\]/);
+  const base = parts[parts.length - 1] ?? '';
+  return parts[0] === '__MACOSX' || base.startsWith('._') || /^(\.ds_store|thumbs\.db|desktop\.ini)$/i.test(base);
+}
+
 /** Header-level decision for one entry: a skip reason, or null when its bytes should be read. */
 function checkHeader(entry: Entry, name: string, limits: ZipLimits): SkippedZipEntry | null {
   const skip = (reason: SkipReason, detail: string): SkippedZipEntry => ({ entry_name: name, reason, detail });
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH || name.includes('\0')) return skip('invalid_name', 'empty, too long or containing NUL');
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) return skip('invalid_name', 'empty or too long');
   const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
   if (name.endsWith('/') || mode === S_IFDIR) return skip('directory', 'a directory entry');
   if (mode === S_IFLNK) return skip('symlink', 'a symbolic link');
@@ -98,6 +109,7 @@ function checkHeader(entry: Entry, name: string, limits: ZipLimits): SkippedZipE
     return skip('unsupported_compression', `compression method ${entry.compressionMethod}`);
   }
   if (NESTED_ARCHIVE_EXT.test(name)) return skip('nested_archive', 'archives inside the archive are not opened');
+  if (isSystemMetadata(name)) return skip('not_an_image', 'file-system metadata (a macOS resource fork, .DS_Store, Thumbs.db), not a photo');
   if (entry.uncompressedSize > limits.maxEntryBytes) {
     return skip('too_large', `${entry.uncompressedSize} bytes uncompressed; at most ${limits.maxEntryBytes} per entry`);
   }
@@ -193,12 +205,19 @@ interface YauzlNames {
   getFileNameLowLevel(flags: number, raw: Buffer, extraFields: Entry['extraFields'], strict: boolean): string;
 }
 
-function entryName(entry: Entry): string {
+/** The entry's name as the archive spells it (UTF-8 when flagged, else CP437). */
+function decodedName(entry: Entry): string {
   const raw = entry.fileName as unknown as Buffer;
-  const decoded = (yauzl as unknown as YauzlNames).getFileNameLowLevel(entry.generalPurposeBitFlag, raw, entry.extraFields, false);
-  // Control characters would only confuse logs and CSV reports.
+  return (yauzl as unknown as YauzlNames).getFileNameLowLevel(entry.generalPurposeBitFlag, raw, entry.extraFields, false);
+}
+
+/**
+ * The name as a label: control characters become `?`, NUL too (PostgreSQL refuses it in text
+ * and jsonb; they would only confuse logs and CSV reports anyway), as for uploaded files.
+ */
+function entryName(entry: Entry): string {
   // eslint-disable-next-line no-control-regex
-  return decoded.replace(/[\u0001-\u001f\u007f]/g, '?');
+  return decodedName(entry).replace(/[\u0000-\u001f\u007f]/g, '?');
 }
 
 /** The entry's bytes, at most `limit` of them (null beyond: the stream is abandoned). */
@@ -293,7 +312,10 @@ export async function readZipImages(
   onImage: (image: ZipImage) => Promise<void>,
 ): Promise<{ images: number; entries: number; skipped: SkippedZipEntry[] }> {
   const skipped: SkippedZipEntry[] = [];
+  /** Names as the archive spells them: the same name twice is a duplicate. */
   const seen = new Set<string>();
+  /** Labels given to images: names that differ only in control characters get `name (2)`, as uploads do. */
+  const labels = new Set<string>();
   let index = 0;
   let images = 0;
   let totalBytes = 0;
@@ -310,7 +332,8 @@ export async function readZipImages(
       skipped.push(headerProblem);
       return;
     }
-    if (seen.has(name)) return skip('duplicate_name', 'another entry has the same name');
+    const spelled = decodedName(entry);
+    if (seen.has(spelled)) return skip('duplicate_name', 'another entry has the same name');
     if (totalBytes + entry.uncompressedSize > limits.maxTotalBytes) {
       return skip('total_size_limit', `the archive's images together exceed ${limits.maxTotalBytes} bytes uncompressed`);
     }
@@ -331,10 +354,13 @@ export async function readZipImages(
     if (looksLikeArchive(data)) return skip('nested_archive', 'archives inside the archive are not opened');
     const type = imageType(data);
     if (type.ext === 'bin') return skip('not_an_image', 'the bytes are not a JPEG, PNG, WebP, TIFF, GIF, AVIF or HEIC image');
-    seen.add(name);
+    seen.add(spelled);
+    let label = name;
+    for (let n = 2; labels.has(label); n++) label = `${name} (${n})`;
+    labels.add(label);
     totalBytes += data.length;
     images++;
-    await onImage({ index: position, name, data, ext: type.ext });
+    await onImage({ index: position, name: label, data, ext: type.ext });
   });
   return { images, entries, skipped };
 }

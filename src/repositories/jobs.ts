@@ -109,6 +109,11 @@ export function createJobsRepository(db: Db) {
      */
     async finishItem(jobId: string, itemId: number, outcome: ItemOutcome, now: Date): Promise<{ counted: boolean; finished: Job | null }> {
       return db.transaction(async (tx) => {
+        // The job row is locked first, so a cancel either commits before (the outcome is not
+        // recorded: the cancel's clean-up has removed or will remove the item's photo, which a
+        // deferred preview would need) or waits until the outcome is in (and keeps its photo).
+        const [current] = await tx.select({ state: jobs.state }).from(jobs).where(eq(jobs.id, jobId)).for('update');
+        if (!current || !ACTIVE.includes(current.state)) return { counted: false, finished: null };
         const updated = await tx
           .update(jobItems)
           .set({

@@ -16,7 +16,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
-import { readZipImages, ZipError, type ZipLimits } from '../../src/media/zip-reader.js';
+import { readZipImages, scanZip, ZipError, type ZipLimits } from '../../src/media/zip-reader.js';
 import { createOnnxDetector } from '../../src/ml/onnx-detector.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/config.js';
@@ -96,6 +96,32 @@ describe('readZipImages', () => {
       ['ok/one.jpg', 'duplicate_name'],
     ]);
     for (const s of skipped) expect(s.detail.length).toBeGreaterThan(5);
+  });
+
+  it('labels names with control characters (NUL too) as «?», keeps names that differ only in them apart, and skips file-system metadata by name', async () => {
+    const appleDouble = Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]);
+    const zip = buildZip([
+      { name: 'c\u0001d.jpg', data: photo },
+      { name: 'c\u0002d.jpg', data: photo },
+      { name: 'a\u0000b.jpg', data: photo },
+      { name: 'n\u0000ote.jpg', data: Buffer.from('not a photo') },
+      { name: '__MACOSX/ok/._one.jpg', data: appleDouble },
+      { name: 'ok/._two.jpg', data: appleDouble },
+      { name: 'ok/.DS_Store', data: Buffer.from('\0\0\0\x01Bud1') },
+      { name: 'Thumbs.db', data: Buffer.from('thumbs') },
+    ]);
+    const { images, skipped } = await read('odd-names.zip', zip);
+    expect(images.map((i) => i.name)).toEqual(['c?d.jpg', 'c?d.jpg (2)', 'a?b.jpg']);
+    expect(skipped.map((s) => [s.entry_name, s.reason])).toEqual([
+      ['n?ote.jpg', 'not_an_image'],
+      ['__MACOSX/ok/._one.jpg', 'not_an_image'],
+      ['ok/._two.jpg', 'not_an_image'],
+      ['ok/.DS_Store', 'not_an_image'],
+      ['Thumbs.db', 'not_an_image'],
+    ]);
+    // What counts towards a synchronous batch: the metadata files are known from their names.
+    const file = path.join(tmp.dir, 'odd-names.zip');
+    expect((await scanZip(file, LIMITS)).candidates).toBe(4);
   });
 
   it('refuses an archive with more entries than allowed, from its central directory, at once', async () => {
@@ -239,6 +265,11 @@ describe('ZIP archives through the API', () => {
     const job = await post('/api/v1/jobs', hostile);
     expect(job.res.statusCode, job.res.body).toBe(202);
     expect(job.res.json()).toMatchObject({ total: 2 });
+
+    // A NUL in a name (which PostgreSQL refuses in text and jsonb) is cleaned before the job is written.
+    const nul = await post('/api/v1/jobs', buildZip([{ name: 'ok.jpg', data: photo }, { name: 'a\u0000b.jpg', data: Buffer.from('not a photo') }]));
+    expect(nul.res.statusCode, nul.res.body).toBe(202);
+    expect(nul.res.json().skipped).toEqual([expect.objectContaining({ entry_name: 'a?b.jpg', reason: 'not_an_image' })]);
 
     const bomb = await post('/api/v1/jobs', bombZip);
     expect(bomb.ms).toBeLessThan(5000);

@@ -1,8 +1,8 @@
 /**
- * A job cancelled while one of its photos is being picked up: the cancel's clean-up removes
- * the photo between the runner's look at the job and its read of the photo. The item is then
- * left as the cancel left it (not processed), not reported as failed because its photo is
- * gone. On PGlite and on PostgreSQL.
+ * A job cancelled while one of its photos is in work. The cancel's clean-up removes the job's
+ * photos, so whatever the runner then reports for that item is not recorded: the item stays
+ * as the cancel left it (not processed). Not failed because its photo is gone, and not done
+ * with a preview whose photo is gone (its image would be a 404). On PGlite and on PostgreSQL.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -76,5 +76,42 @@ describe.each(BACKENDS)('a job cancelled while its photo is picked up, on %s', (
     expect(after).toMatchObject({ state: 'cancelled', processed: 0, failed: 0 });
     const [first] = await jobs.listItems(job.id);
     expect(first).toMatchObject({ entryName: 'race-0.jpg', state: 'pending', error: null });
+  });
+
+  it('does not record a photo recognised while the job was cancelled, and removes the preview made for it', async () => {
+    const jobs = createJobsRepository(database.db);
+    const store = createFsMediaStore({ root });
+    const key = 'jobs/2026/12/late-0.jpg';
+    await store.put(key, Buffer.from('photo bytes'), 'image/jpeg');
+    const { job, items } = await jobs.create(
+      { userId, toolkitId, source: 'zip', archiveSha256: 'a1'.repeat(32), total: 1 },
+      [{ entryIndex: 0, entryName: 'late-0.jpg', imageSha256: 'b2'.repeat(32), sourceKey: key }],
+    );
+    const previewKey = 'previews/2026/12/late-0_annotated.jpg';
+    await store.put(previewKey, Buffer.from('annotated'), 'image/jpeg');
+    const deletedRows: string[] = [];
+    const runner = createJobRunner({
+      jobs,
+      predictions: {
+        // The cancel (and its clean-up) lands while the model runs.
+        predictStored: async () => {
+          await jobs.cancel(job.id, new Date());
+          await store.delete(key);
+          return { prediction: { id: 'preview-4242', image_url: `/media/${previewKey}` } as never, photoTaken: true };
+        },
+      },
+      predictionRows: { delete: async (id: string) => void deletedRows.push(id) },
+      media: store,
+      metrics: createMetrics(),
+      clock: systemClock,
+      logger: createLogger('silent'),
+    });
+
+    await runner.run({ jobId: job.id, itemId: items[0]!.id }, { attempt: 1, final: true });
+
+    expect(await jobs.findById(job.id)).toMatchObject({ state: 'cancelled', processed: 0, failed: 0 });
+    expect((await jobs.listItems(job.id))[0]).toMatchObject({ state: 'pending', predictionId: null, result: null });
+    expect(deletedRows).toEqual(['preview-4242']);
+    expect(await store.exists(previewKey)).toBe(false);
   });
 });
