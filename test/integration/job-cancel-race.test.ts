@@ -33,6 +33,10 @@ describe.each(BACKENDS)('a job cancelled while its photo is picked up, on %s', (
     fs.rmSync(root, { recursive: true, force: true });
   });
 
+  /** A runner on the real jobs repository and the given media store, recognition and preview rows. */
+  const runnerWith = (deps: Pick<Parameters<typeof createJobRunner>[0], 'jobs' | 'predictions' | 'predictionRows' | 'media'>) =>
+    createJobRunner({ ...deps, metrics: createMetrics(), clock: systemClock, logger: createLogger('silent') });
+
   it('leaves the item unprocessed instead of failing it with 410 job.input_missing', async () => {
     const jobs = createJobsRepository(database.db);
     const store = createFsMediaStore({ root });
@@ -54,7 +58,7 @@ describe.each(BACKENDS)('a job cancelled while its photo is picked up, on %s', (
       },
     };
     let predicted = 0;
-    const runner = createJobRunner({
+    const runner = runnerWith({
       jobs,
       predictions: {
         predictStored: async () => {
@@ -64,9 +68,6 @@ describe.each(BACKENDS)('a job cancelled while its photo is picked up, on %s', (
       },
       predictionRows: { delete: async () => undefined },
       media: racing,
-      metrics: createMetrics(),
-      clock: systemClock,
-      logger: createLogger('silent'),
     });
 
     await runner.run({ jobId: job.id, itemId: items[0]!.id }, { attempt: 1, final: true });
@@ -90,7 +91,7 @@ describe.each(BACKENDS)('a job cancelled while its photo is picked up, on %s', (
     const previewKey = 'previews/2026/12/late-0_annotated.jpg';
     await store.put(previewKey, Buffer.from('annotated'), 'image/jpeg');
     const deletedRows: string[] = [];
-    const runner = createJobRunner({
+    const runner = runnerWith({
       jobs,
       predictions: {
         // The cancel (and its clean-up) lands while the model runs.
@@ -102,9 +103,6 @@ describe.each(BACKENDS)('a job cancelled while its photo is picked up, on %s', (
       },
       predictionRows: { delete: async (id: string) => void deletedRows.push(id) },
       media: store,
-      metrics: createMetrics(),
-      clock: systemClock,
-      logger: createLogger('silent'),
     });
 
     await runner.run({ jobId: job.id, itemId: items[0]!.id }, { attempt: 1, final: true });
