@@ -212,12 +212,12 @@ function decodedName(entry: Entry): string {
 }
 
 /**
- * The name as a label: control characters become `?`, NUL too (PostgreSQL refuses it in text
+ * A name as a label: control characters become `?`, NUL too (PostgreSQL refuses it in text
  * and jsonb; they would only confuse logs and CSV reports anyway), as for uploaded files.
  */
-function entryName(entry: Entry): string {
+function labelOf(spelled: string): string {
   // eslint-disable-next-line no-control-regex
-  return decodedName(entry).replace(/[\u0000-\u001f\u007f]/g, '?');
+  return spelled.replace(/[\u0000-\u001f\u007f]/g, '?');
 }
 
 /** The entry's bytes, at most `limit` of them (null beyond: the stream is abandoned). */
@@ -270,7 +270,8 @@ export async function scanZip(file: string, limits: ZipLimits): Promise<ZipScan>
 async function walkZip(
   file: string,
   limits: ZipLimits,
-  visit: (entry: Entry, name: string, zip: ZipFile) => Promise<void>,
+  /** `name` is the entry's label, `spelled` its name as the archive spells it. */
+  visit: (entry: Entry, name: string, zip: ZipFile, spelled: string) => Promise<void>,
 ): Promise<{ entries: number }> {
   let zip: ZipFile;
   try {
@@ -294,7 +295,8 @@ async function walkZip(
         throw corrupt(err);
       }
       if (!entry) break;
-      await visit(entry, entryName(entry), zip);
+      const spelled = decodedName(entry);
+      await visit(entry, labelOf(spelled), zip, spelled);
     }
     return { entries: zip.entryCount };
   } finally {
@@ -320,7 +322,7 @@ export async function readZipImages(
   let images = 0;
   let totalBytes = 0;
   let reserve: ReturnType<typeof inflateBudget> | null = null;
-  const { entries } = await walkZip(file, limits, async (entry, name, zip) => {
+  const { entries } = await walkZip(file, limits, async (entry, name, zip, spelled) => {
     reserve ??= inflateBudget(zip.fileSize, limits);
     const position = index++;
     const skip = (reason: SkipReason, detail: string): void => {
@@ -332,7 +334,6 @@ export async function readZipImages(
       skipped.push(headerProblem);
       return;
     }
-    const spelled = decodedName(entry);
     if (seen.has(spelled)) return skip('duplicate_name', 'another entry has the same name');
     if (totalBytes + entry.uncompressedSize > limits.maxTotalBytes) {
       return skip('total_size_limit', `the archive's images together exceed ${limits.maxTotalBytes} bytes uncompressed`);

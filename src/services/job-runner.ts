@@ -84,10 +84,7 @@ export function createJobRunner(deps: {
       const sourceKey = item.sourceKey;
       const stored = sourceKey ? await media.get(sourceKey) : null;
       if (!sourceKey || !stored) {
-        // A cancel that landed since the look above removed the photo: the item stays as the
-        // cancel left it (not processed), not failed for a photo its own job's clean-up took.
-        const current = await jobs.findById(task.jobId);
-        if (!current || isTerminal(current.state)) return;
+        // Not recorded if a cancel removed it meanwhile: finishItem records nothing once the job is over.
         await record(task, { state: 'failed', error: { status: 410, code: 'job.input_missing', detail: 'The stored photo is gone' } });
         return;
       }

@@ -5,12 +5,11 @@
  * GET /metrics, behind METRICS_TOKEN as the API's.
  */
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
 import { tempDir } from '../helpers/config.js';
-import { createPostgresDatabase, ownRedisDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
+import { createPostgresDatabase, flushRedisDatabase, ownRedisDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
 import { until } from '../helpers/wait.js';
 import { startEntry, type EntryProcess } from '../helpers/entry-process.js';
 import { freePort } from '../helpers/server-process.js';
@@ -52,9 +51,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('worker process (real Red
       p.kill();
       await p.exited;
     }
-    const redis = new Redis(redisUrl);
-    await redis.flushdb().catch(() => undefined);
-    redis.disconnect();
+    await flushRedisDatabase(redisUrl).catch(() => undefined);
     await database?.drop();
     tmp?.cleanup();
   }, 60_000);

@@ -6,13 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
 import { tempDir } from '../helpers/config.js';
-import { createPostgresDatabase, ownRedisDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
+import { createPostgresDatabase, flushRedisDatabase, ownRedisDatabase, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/databases.js';
 import { until } from '../helpers/wait.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { buildZip } from '../helpers/zip-builder.js';
@@ -71,9 +70,7 @@ describe.skipIf(!TEST_DATABASE_URL || !TEST_REDIS_URL)('workers sharing a job (r
       }
     }
     await server?.stop();
-    const redis = new Redis(redisUrl);
-    await redis.flushdb().catch(() => undefined);
-    redis.disconnect();
+    await flushRedisDatabase(redisUrl).catch(() => undefined);
     await database?.drop();
     tmp?.cleanup();
   }, 60_000);

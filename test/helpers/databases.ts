@@ -83,11 +83,16 @@ export async function ownRedisDatabase(index: number): Promise<string> {
   if (!(Number.isInteger(index) && index >= 1 && index <= 12)) throw new Error(`Redis database index ${index} is not in 1–12`);
   const url = new URL(TEST_REDIS_URL);
   url.pathname = `/${index}`;
-  const redis = new Redis(url.toString());
+  await flushRedisDatabase(url.toString());
+  return url.toString();
+}
+
+/** Empties the Redis database at `url` (a test's own, from ownRedisDatabase). */
+export async function flushRedisDatabase(url: string): Promise<void> {
+  const redis = new Redis(url);
   try {
     await redis.flushdb();
   } finally {
     redis.disconnect();
   }
-  return url.toString();
 }
