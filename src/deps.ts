@@ -206,7 +206,7 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
     });
     const users = createUsersService({ db, clock, refreshTokens });
     const tools = createToolsService({ db });
-    const toolkits = createToolkitsService({ db });
+    const toolkits = createToolkitsService({ db, clock, overdueHours: config.kitOverdueHours });
     const modelSettings = createModelSettingsService({ db, clock });
 
     return {

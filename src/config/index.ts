@@ -75,6 +75,8 @@ const EnvSchema = Type.Object({
   /** Preview images and their results (/predict/*, jobs) are deleted after this many hours. */
   PREVIEW_RETENTION_HOURS: Type.Number({ default: 72, exclusiveMinimum: 0 }),
   RETENTION_INTERVAL_MINUTES: Type.Number({ default: 60, exclusiveMinimum: 0 }),
+  /** A kit held longer than this many hours is overdue (at most ten years, so the date stays representable). */
+  KIT_OVERDUE_HOURS: Type.Number({ default: 12, exclusiveMinimum: 0, maximum: 87_600 }),
   // The seed's variables, accepted instead of DATABASE_URL / REDIS_URL.
   DB_HOST: Type.Optional(Type.String({ minLength: 1 })),
   DB_PORT: Type.Integer({ default: 5432 }),
@@ -143,6 +145,8 @@ export interface Config {
   /** 0: detection results are not cached. */
   resultCacheTtlSeconds: number;
   retention: { previewHours: number; intervalMinutes: number };
+  /** Hours after which a held kit is overdue. */
+  kitOverdueHours: number;
   /** The worker's GET /metrics listener; null = none. */
   workerMetricsPort: number | null;
 }
@@ -319,6 +323,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
     },
     resultCacheTtlSeconds: env.RESULT_CACHE_TTL,
     retention: { previewHours: env.PREVIEW_RETENTION_HOURS, intervalMinutes: env.RETENTION_INTERVAL_MINUTES },
+    kitOverdueHours: env.KIT_OVERDUE_HOURS,
     workerMetricsPort: env.WORKER_METRICS_PORT ?? null,
   };
   return deepFreeze(config);

@@ -2,7 +2,7 @@
  * Toolkits and their items: the only code that reads or writes `toolkits` and
  * `toolkit_items`. `getToolkitWithItems` is also what recognition compares a photo with.
  */
-import { and, asc, count, eq, inArray, isNotNull, isNull, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import {
   operations,
@@ -45,6 +45,10 @@ export type ToolkitStatusFilter = 'held' | 'available' | 'flagged';
 export interface ToolkitFilter {
   status?: ToolkitStatusFilter;
   active?: boolean;
+  /** Only kits held by this user. */
+  holderId?: number;
+  /** Only kits held since before this moment (overdue kits: now minus the allowed hours). */
+  heldBefore?: Date;
   skip: number;
   limit: number;
 }
@@ -112,6 +116,8 @@ export async function listToolkits(db: DbOrTx, filter: ToolkitFilter): Promise<{
   const conditions: SQL[] = [];
   if (filter.status) conditions.push(STATUS_CONDITION[filter.status]);
   if (filter.active !== undefined) conditions.push(eq(toolkits.isActive, filter.active));
+  if (filter.holderId !== undefined) conditions.push(eq(toolkits.holderId, filter.holderId));
+  if (filter.heldBefore !== undefined) conditions.push(isNotNull(toolkits.holderId), lt(toolkits.heldSince, filter.heldBefore));
   const where = conditions.length > 0 ? and(...conditions) : undefined;
   const [rows, [totalRow]] = await Promise.all([
     db

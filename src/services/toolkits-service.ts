@@ -12,10 +12,11 @@ import {
   TOOLKIT_NAME_CONSTRAINT,
   toolkitHasHistory,
   updateToolkit,
-  type ToolkitFilter,
   type ToolkitPatch,
+  type ToolkitStatusFilter,
   type ToolkitWithItems,
 } from '../repositories/toolkits-repository.js';
+import type { Clock } from '../shared/clock.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../shared/errors.js';
 
 export interface ToolkitItemInput {
@@ -30,8 +31,26 @@ export interface NewToolkitInput {
   items: ToolkitItemInput[];
 }
 
-export function createToolkitsService(deps: { db: Db }) {
-  const { db } = deps;
+/** A kit as the API shows it: its contents and custody, and whether it is overdue. */
+export interface ToolkitState extends ToolkitWithItems {
+  /** When the kit becomes overdue (held since + the allowed hours); null when nobody holds it. */
+  overdueSince: Date | null;
+  /** Held for longer than the allowed hours. */
+  overdue: boolean;
+}
+
+export interface ToolkitListFilter {
+  /** overdue: held for longer than the allowed hours (flagged kits included). */
+  status?: ToolkitStatusFilter | 'overdue';
+  active?: boolean;
+  holderId?: number;
+  skip: number;
+  limit: number;
+}
+
+export function createToolkitsService(deps: { db: Db; clock: Clock; overdueHours: number }) {
+  const { db, clock } = deps;
+  const overdueMs = deps.overdueHours * 3600 * 1000;
   const notFound = (id: number) => new NotFoundError('toolkit.not_found', `No toolkit with id ${id}`);
 
   async function uniqueName<T>(name: string | undefined, write: () => Promise<T>): Promise<T> {
@@ -67,17 +86,31 @@ export function createToolkitsService(deps: { db: Db }) {
     }
   }
 
-  async function get(id: number): Promise<ToolkitWithItems> {
+  function withOverdue(toolkit: ToolkitWithItems, now: Date): ToolkitState {
+    const overdueSince = toolkit.holderId !== null && toolkit.heldSince ? new Date(toolkit.heldSince.getTime() + overdueMs) : null;
+    return { ...toolkit, overdueSince, overdue: overdueSince !== null && now.getTime() > overdueSince.getTime() };
+  }
+
+  async function get(id: number): Promise<ToolkitState> {
     const toolkit = await getToolkitWithItems(db, id);
     if (!toolkit) throw notFound(id);
-    return toolkit;
+    return withOverdue(toolkit, clock.now());
   }
 
   return {
-    list: (filter: ToolkitFilter) => listToolkits(db, filter),
+    /** A page of kits; `overdue` is decided in the query, against the same moment as each kit's `overdue`. */
+    async list(filter: ToolkitListFilter): Promise<{ items: ToolkitState[]; total: number }> {
+      const now = clock.now();
+      const { status, ...rest } = filter;
+      const page = await listToolkits(db, {
+        ...rest,
+        ...(status === 'overdue' ? { heldBefore: new Date(now.getTime() - overdueMs) } : { status }),
+      });
+      return { items: page.items.map((toolkit) => withOverdue(toolkit, now)), total: page.total };
+    },
     get,
 
-    async create(input: NewToolkitInput): Promise<ToolkitWithItems> {
+    async create(input: NewToolkitInput): Promise<ToolkitState> {
       const id = await uniqueName(input.name, () =>
         db.transaction(async (tx) => {
           await checkItems(tx, input.items);
@@ -93,14 +126,14 @@ export function createToolkitsService(deps: { db: Db }) {
       return get(id);
     },
 
-    async update(id: number, patch: ToolkitPatch): Promise<ToolkitWithItems> {
+    async update(id: number, patch: ToolkitPatch): Promise<ToolkitState> {
       const found = await uniqueName(patch.name, () => updateToolkit(db, id, patch));
       if (!found) throw notFound(id);
       return get(id);
     },
 
     /** Replace the kit's contents; refused while someone holds it (it would change what they must return). */
-    async replaceItems(id: number, items: ToolkitItemInput[]): Promise<ToolkitWithItems> {
+    async replaceItems(id: number, items: ToolkitItemInput[]): Promise<ToolkitState> {
       await db.transaction(async (tx) => {
         const toolkit = await lockToolkit(tx, id);
         if (!toolkit) throw notFound(id);

@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations, toolkits } from '../../src/db/schema/index.js';
 import { REFERENCE_KIT_NAME } from '../../src/db/seed.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { createScriptedDetector, FULL_KIT, solidJpeg } from '../helpers/fake-detector.js';
+import { multipartBody } from '../helpers/multipart.js';
+import { createUser } from '../helpers/users.js';
 import { bearer, expectProblem, userToken } from './admin-helpers.js';
 
 describe('toolkits API', () => {
@@ -174,5 +177,146 @@ describe('toolkits API', () => {
     expect(page.items.map((k: { id: number }) => k.id)).toEqual(all.items.slice(1, 3).map((k: { id: number }) => k.id));
     expectProblem(await asEngineer('/api/v1/toolkits?limit=0'), 400);
     expectProblem(await asEngineer('/api/v1/toolkits?limit=100000'), 400);
+  });
+});
+
+describe('overdue kits and the holder filter', () => {
+  const HOUR = 3600 * 1000;
+  let t: TestApp;
+  let admin: Record<string, string>;
+  let first: Awaited<ReturnType<typeof createUser>>;
+  let second: Awaited<ReturnType<typeof createUser>>;
+  let photo: Buffer;
+  // The service's clock, moved by the tests: checkouts record it as held_since, overdue is decided against it.
+  let now = Date.parse('2026-04-01T06:00:00.000Z');
+
+  beforeAll(async () => {
+    photo = await solidJpeg([120, 60, 30]);
+    // Every kit here holds tool 1, the flat screwdriver, and every photo shows exactly it.
+    const detector = createScriptedDetector(() => FULL_KIT.filter((d) => d.className === 'screwdriver_flat'));
+    t = await buildTestApp({
+      // Two hours allowed; access tokens outlive the clock's moves.
+      env: { KIT_OVERDUE_HOURS: '2', ACCESS_TOKEN_TTL: String(7 * 24 * 3600) },
+      overrides: { detector, clock: { now: () => new Date(now) } },
+    });
+    admin = { authorization: `Bearer ${await t.login()}` };
+    first = await createUser(t, await t.login(), 'engineer', 'overdue-first');
+    second = await createUser(t, await t.login(), 'engineer', 'overdue-second');
+  });
+  afterAll(() => t?.close());
+
+  let kits = 0;
+  async function newKit(): Promise<number> {
+    kits++;
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/toolkits',
+      headers: admin,
+      payload: { name: `Набор на срок ${kits}`, items: [{ tool_id: 1, quantity: 1 }] },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json().id;
+  }
+
+  /** A real checkout through the API, recognised by the scripted detector. */
+  async function checkout(auth: Record<string, string>, toolkitId: number) {
+    const body = await multipartBody({ toolkit_id: toolkitId, operation_type: 'checkout' }, [{ field: 'image', data: photo }]);
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/operations', headers: { ...auth, ...body.headers }, payload: body.payload });
+    expect(res.statusCode, res.body).toBe(201);
+  }
+  const kit = async (id: number) => (await t.app.inject({ url: `/api/v1/toolkits/${id}`, headers: admin })).json();
+  const ids = async (query: string, auth = admin) => {
+    const res = await t.app.inject({ url: `/api/v1/toolkits?${query}`, headers: auth });
+    expect(res.statusCode, res.body).toBe(200);
+    return { ids: res.json().items.map((k: { id: number }) => k.id) as number[], total: res.json().total as number };
+  };
+
+  it('a kit is overdue once held longer than KIT_OVERDUE_HOURS, by the service clock; status=overdue lists only those', async () => {
+    const early = await newKit();
+    const late = await newKit();
+    const idle = await newKit();
+    const checkedOutAt = now;
+    await checkout(first.auth, early);
+    now += HOUR;
+    await checkout(second.auth, late);
+
+    const held = await kit(early);
+    expect(held).toMatchObject({
+      status: 'held',
+      held_since: new Date(checkedOutAt).toISOString(),
+      overdue: false,
+      overdue_since: new Date(checkedOutAt + 2 * HOUR).toISOString(),
+    });
+    expect(await kit(idle)).toMatchObject({ status: 'available', overdue: false, overdue_since: null });
+    expect(await ids('status=overdue')).toEqual({ ids: [], total: 0 });
+
+    // Exactly two hours: not yet longer than allowed.
+    now = checkedOutAt + 2 * HOUR;
+    expect((await kit(early)).overdue).toBe(false);
+    expect((await ids('status=overdue')).ids).toEqual([]);
+
+    now = checkedOutAt + 2 * HOUR + 1000;
+    expect((await kit(early)).overdue).toBe(true);
+    expect((await kit(late)).overdue).toBe(false);
+    expect(await ids('status=overdue')).toEqual({ ids: [early], total: 1 });
+    // The list says the same per kit, and anyone logged in may ask.
+    const list = (await t.app.inject({ url: '/api/v1/toolkits?limit=500', headers: first.auth })).json();
+    const overdueInList = list.items.filter((k: { overdue: boolean }) => k.overdue).map((k: { id: number }) => k.id);
+    expect(overdueInList).toEqual([early]);
+
+    now = checkedOutAt + 3 * HOUR + 1000;
+    expect(await ids('status=overdue')).toEqual({ ids: [early, late], total: 2 });
+    expect(await ids('status=overdue&skip=1&limit=1')).toEqual({ ids: [late], total: 2 });
+    expect((await kit(idle)).overdue).toBe(false);
+
+    // Returned: no longer held, so no longer overdue.
+    const body = await multipartBody({ toolkit_id: early, operation_type: 'checkin' }, [{ field: 'image', data: photo }]);
+    const back = await t.app.inject({ method: 'POST', url: '/api/v1/operations', headers: { ...first.auth, ...body.headers }, payload: body.payload });
+    expect(back.statusCode, back.body).toBe(201);
+    expect(back.json().status).toBe('success');
+    expect(await kit(early)).toMatchObject({ status: 'available', held_since: null, overdue: false, overdue_since: null });
+    expect((await ids('status=overdue')).ids).toEqual([late]);
+  });
+
+  it('a held_since written long ago makes a kit overdue at once', async () => {
+    const id = await newKit();
+    await checkout(first.auth, id);
+    const since = new Date(now - 30 * HOUR);
+    await t.deps.db.update(toolkits).set({ heldSince: since }).where(eq(toolkits.id, id));
+    expect(await kit(id)).toMatchObject({ overdue: true, held_since: since.toISOString(), overdue_since: new Date(since.getTime() + 2 * HOUR).toISOString() });
+    expect((await ids('status=overdue')).ids).toContain(id);
+    expect((await ids('status=overdue&active=false')).ids).not.toContain(id);
+  });
+
+  it('holder_id lists only the kits that user holds, and combines with the other filters', async () => {
+    const mine = await newKit();
+    const theirs = await newKit();
+    await checkout(first.auth, mine);
+    await checkout(second.auth, theirs);
+
+    const byFirst = await ids(`holder_id=${first.id}&limit=500`);
+    expect(byFirst.ids).toContain(mine);
+    expect(byFirst.ids).not.toContain(theirs);
+    expect(byFirst.total).toBe(byFirst.ids.length);
+    const list = (await t.app.inject({ url: `/api/v1/toolkits?holder_id=${first.id}&limit=500`, headers: admin })).json();
+    expect(list.items.every((k: { holder: { id: number } | null }) => k.holder?.id === first.id)).toBe(true);
+
+    const bySecond = await ids(`holder_id=${second.id}&status=held&limit=500`, second.auth);
+    expect(bySecond.ids).toContain(theirs);
+    expect(bySecond.ids).not.toContain(mine);
+    expect(await ids(`holder_id=${second.id}&status=available`)).toEqual({ ids: [], total: 0 });
+    // Neither kit has been held for two hours yet.
+    expect((await ids(`holder_id=${first.id}&status=overdue`)).ids).not.toContain(mine);
+    now += 2 * HOUR + 1000;
+    expect((await ids(`holder_id=${first.id}&status=overdue`)).ids).toContain(mine);
+    expect((await ids(`holder_id=${first.id}&status=overdue`)).ids).not.toContain(theirs);
+
+    // An admin holds nothing; a user who does not exist holds nothing either.
+    expect(await ids('holder_id=1')).toEqual({ ids: [], total: 0 });
+    expect(await ids('holder_id=2147483647')).toEqual({ ids: [], total: 0 });
+    for (const bad of ['0', '-3', '2147483648', 'abc', '1.5']) {
+      expectProblem(await t.app.inject({ url: `/api/v1/toolkits?holder_id=${bad}`, headers: admin }), 400, 'request.validation_failed');
+    }
+    expectProblem(await t.app.inject({ url: '/api/v1/toolkits?status=late', headers: admin }), 400, 'request.validation_failed');
   });
 });

@@ -24,6 +24,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ INFERENCE_SESSIONS: '0' })).toThrow(/INFERENCE_SESSIONS/);
   });
 
+  it('KIT_OVERDUE_HOURS: 12 by default, a positive number', () => {
+    expect(loadConfig({}).kitOverdueHours).toBe(12);
+    expect(loadConfig({ KIT_OVERDUE_HOURS: '0.5' }).kitOverdueHours).toBe(0.5);
+    for (const bad of ['0', '-1', 'soon', '100000']) expect(() => loadConfig({ KIT_OVERDUE_HOURS: bad })).toThrow(/KIT_OVERDUE_HOURS/);
+  });
+
   it('reports every problem at once', () => {
     let error: ConfigError | undefined;
     try {

@@ -31,15 +31,15 @@ export const toolkitRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (a
       preHandler: anyone,
       schema: {
         tags: ['toolkits'],
-        summary: 'List kits with their state: who holds each, since when, flagged',
+        summary: 'List kits with their state: who holds each, since when, overdue, flagged',
         security: bearerSecurity,
         querystring: Type.Object({ ...ToolkitListQuery.properties, ...PaginationQuery }, { additionalProperties: false }),
         response: { 200: Page(Toolkit), ...problems(400, 401) },
       },
     },
     async (request) => {
-      const { skip, limit, status, active } = request.query;
-      const page = await toolkits.list({ skip, limit, status, active });
+      const { skip, limit, status, active, holder_id } = request.query;
+      const page = await toolkits.list({ skip, limit, status, active, holderId: holder_id });
       return { items: page.items.map(toolkitDto), total: page.total, skip, limit };
     },
   );

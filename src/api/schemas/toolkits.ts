@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import type { ToolkitWithItems } from '../../repositories/toolkits-repository.js';
+import type { ToolkitState } from '../../services/toolkits-service.js';
 import { DateTime, NullableDateTime } from './pagination.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -27,6 +27,10 @@ export const ToolkitSchema = Type.Object(
       Type.Null(),
     ]),
     held_since: NullableDateTime,
+    overdue: Type.Boolean({ description: 'Held for longer than KIT_OVERDUE_HOURS (flagged kits included)' }),
+    overdue_since: Type.Union([DateTime, Type.Null()], {
+      description: 'When the kit is or becomes overdue: held_since + KIT_OVERDUE_HOURS; null when nobody holds it',
+    }),
     checkout_operation_id: Type.Union([Type.Integer(), Type.Null()]),
     flagged: Type.Boolean({ description: 'A checkin with a discrepancy awaits review; the kit stays with its holder' }),
     flagged_operation_id: Type.Union([Type.Integer(), Type.Null()]),
@@ -59,16 +63,19 @@ export const ReplaceItemsBody = Type.Object({ items: Items }, { additionalProper
 export const ToolkitListQuery = Type.Object(
   {
     status: Type.Optional(
-      Type.Enum(['held', 'available', 'flagged'], {
-        description: 'held: checked out (flagged included); available: in the tool room; flagged: discrepancy awaiting review',
+      Type.Enum(['held', 'available', 'flagged', 'overdue'], {
+        description:
+          'held: checked out (flagged included); available: in the tool room; flagged: discrepancy awaiting review; ' +
+          'overdue: held for longer than KIT_OVERDUE_HOURS',
       }),
     ),
     active: Type.Optional(Type.Boolean()),
+    holder_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'Only kits held by this user' })),
   },
   { additionalProperties: false },
 );
 
-export function toolkitDto(toolkit: ToolkitWithItems) {
+export function toolkitDto(toolkit: ToolkitState) {
   return {
     id: toolkit.id,
     name: toolkit.name,
@@ -79,6 +86,8 @@ export function toolkitDto(toolkit: ToolkitWithItems) {
       ? { id: toolkit.holder.id, full_name: toolkit.holder.fullName, employee_number: toolkit.holder.employeeNumber }
       : null,
     held_since: toolkit.heldSince?.toISOString() ?? null,
+    overdue: toolkit.overdue,
+    overdue_since: toolkit.overdueSince?.toISOString() ?? null,
     checkout_operation_id: toolkit.checkoutOperationId,
     flagged: toolkit.flaggedOperationId !== null,
     flagged_operation_id: toolkit.flaggedOperationId,
