@@ -133,9 +133,9 @@ export function createAuthService(deps: {
       return tokensFor(user, next);
     },
 
-    /** Revoke the refresh token's family and, when given, the access token in use. */
-    async logout(refreshToken: string, accessToken: string | null): Promise<void> {
-      await refreshTokens.revokeFamilyOf(refreshToken);
+    /** Revoke the refresh token's family and, when given, the access token in use (either may be absent). */
+    async logout(refreshToken: string | null, accessToken: string | null): Promise<void> {
+      if (refreshToken !== null) await refreshTokens.revokeFamilyOf(refreshToken);
       if (accessToken) {
         const claims = await accessTokens.verify(accessToken).catch(() => null);
         const ttl = claims ? claims.exp - Math.floor(clock.now().getTime() / 1000) : 0;

@@ -214,7 +214,12 @@ describe('auth API', () => {
         'auth.invalid_refresh_token',
       );
       expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'short' } }), 400);
-      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: {} }), 400);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x'.repeat(257) } }), 400);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { token: 'x'.repeat(40) } }), 400);
+      // No token at all (and no cookie): 401 saying what to send.
+      const missing = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: {} });
+      expectProblem(missing, 401, 'auth.refresh_missing');
+      expect(missing.json().detail).toMatch(/refresh_token.*cookie/);
     });
 
     it('logout revokes the family and the access token sent with it', async () => {
@@ -538,5 +543,232 @@ describe.skipIf(!TEST_REDIS_URL)('auth with Redis', () => {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => login(t, user.employee_number, `wrong-${i}-password`)));
     expect(results.filter((r) => r.statusCode === 401)).toHaveLength(5);
     expect(results.filter((r) => r.statusCode === 429)).toHaveLength(15);
+  });
+});
+
+describe('refresh token in a cookie (browsers)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp();
+  });
+  afterAll(() => t.close());
+
+  const COOKIE = 'toolcontrol_refresh';
+  const loginWithCookie = (extra: Record<string, unknown> = {}) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { employee_number: TEST_ADMIN.employeeNumber, password: TEST_ADMIN.password, cookie: true, ...extra },
+      remoteAddress: randomIp(),
+    });
+  const refresh = (options: { cookie?: string; payload?: object } = {}) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      ...(options.payload ? { payload: options.payload } : {}),
+      ...(options.cookie ? { cookies: { [COOKIE]: options.cookie } } : {}),
+    });
+
+  /** The Set-Cookie headers of a response, as [value, sorted attributes] per cookie name. */
+  function setCookies(res: { headers: Record<string, unknown> }): Map<string, { value: string; attributes: string[] }> {
+    const header = res.headers['set-cookie'];
+    const lines = header === undefined ? [] : Array.isArray(header) ? (header as string[]) : [header as string];
+    return new Map(
+      lines.map((line) => {
+        const [pair, ...attributes] = line.split('; ');
+        const eq = pair!.indexOf('=');
+        return [pair!.slice(0, eq), { value: pair!.slice(eq + 1), attributes: attributes.sort() }];
+      }),
+    );
+  }
+  const refreshCookie = (res: { headers: Record<string, unknown> }) => setCookies(res).get(COOKIE);
+  const cleared = ['Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'HttpOnly', 'Max-Age=0', 'Path=/auth', 'SameSite=Strict'];
+
+  it('login with cookie: true sets the HttpOnly cookie and leaves the refresh token out of the body', async () => {
+    const res = await loginWithCookie();
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body).not.toHaveProperty('refresh_token');
+    expect(res.body).not.toContain(refreshCookie(res)!.value);
+    expect(body).toMatchObject({ token_type: 'bearer', refresh_expires_in: t.config.refreshTokenTtlSeconds, user: { employee_number: 'admin' } });
+    const cookie = refreshCookie(res)!;
+    expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    // Exactly these attributes: no Secure over plain HTTP, no Domain.
+    expect(cookie.attributes).toEqual(['HttpOnly', `Max-Age=${t.config.refreshTokenTtlSeconds}`, 'Path=/auth', 'SameSite=Strict']);
+    expect(setCookies(res).size).toBe(1);
+    expect((await t.app.inject({ url: '/auth/me', headers: bearer(body.access_token) })).statusCode).toBe(200);
+  });
+
+  it('login without cookie (or cookie: false) answers as before: both tokens in the body, no cookie', async () => {
+    const plain = await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password);
+    const withFalse = await loginWithCookie({ cookie: false });
+    for (const res of [plain, withFalse]) {
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(res.json().refresh_token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+      expect(Object.keys(res.json()).sort()).toEqual(['access_token', 'expires_in', 'refresh_expires_in', 'refresh_token', 'token_type', 'user']);
+    }
+    expectProblem(await loginWithCookie({ cookie: 'sometimes' }), 400, 'request.validation_failed');
+  });
+
+  it('refresh with the cookie alone rotates it: new cookie, no token in the body; the spent one revokes the session', async () => {
+    const first = refreshCookie(await loginWithCookie())!.value;
+    const res = await refresh({ cookie: first });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).not.toHaveProperty('refresh_token');
+    expect(res.json().user.employee_number).toBe('admin');
+    const next = refreshCookie(res)!;
+    expect(next.value).not.toBe(first);
+    expect(next.value).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect(next.attributes).toEqual(['HttpOnly', expect.stringMatching(/^Max-Age=\d+$/), 'Path=/auth', 'SameSite=Strict']);
+    const maxAge = Number(next.attributes[1]!.slice('Max-Age='.length));
+    expect(maxAge).toBe(res.json().refresh_expires_in);
+    expect(maxAge).toBeGreaterThan(t.config.refreshTokenTtlSeconds - 60);
+    expect(maxAge).toBeLessThanOrEqual(t.config.refreshTokenTtlSeconds);
+    const access = res.json().access_token as string;
+    expect((await t.app.inject({ url: '/auth/me', headers: bearer(access) })).statusCode).toBe(200);
+
+    // `{}` as the body works the same, with the rotated cookie.
+    const again = await refresh({ cookie: next.value, payload: {} });
+    expect(again.statusCode, again.body).toBe(200);
+    const third = refreshCookie(again)!.value;
+
+    // The first cookie value replayed: reuse, the session is revoked and the cookie cleared.
+    const replay = await refresh({ cookie: first });
+    expectProblem(replay, 401, 'auth.refresh_token_reused');
+    expect(refreshCookie(replay)).toEqual({ value: '', attributes: cleared });
+    expectProblem(await refresh({ cookie: third }), 401, 'auth.invalid_refresh_token');
+    expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(access) }), 401, 'auth.token_revoked');
+  });
+
+  it('an unknown cookie token is a 401 that clears the cookie; no token at all is 401 auth.refresh_missing', async () => {
+    const unknown = await refresh({ cookie: crypto.randomBytes(32).toString('base64url') });
+    expectProblem(unknown, 401, 'auth.invalid_refresh_token');
+    expect(refreshCookie(unknown)).toEqual({ value: '', attributes: cleared });
+    const odd = await refresh({ cookie: 'x' });
+    expectProblem(odd, 401, 'auth.invalid_refresh_token');
+    expect(refreshCookie(odd)?.attributes).toContain('Max-Age=0');
+
+    for (const res of [
+      await t.app.inject({ method: 'POST', url: '/auth/refresh' }),
+      await refresh({ payload: {} }),
+      await t.app.inject({ method: 'POST', url: '/auth/refresh', cookies: { other: 'x'.repeat(40) } }),
+    ]) {
+      expectProblem(res, 401, 'auth.refresh_missing');
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+  });
+
+  it('a token in the body wins over the cookie: it is spent and returned in the body, the cookie left alone', async () => {
+    const inCookie = refreshCookie(await loginWithCookie())!.value;
+    const inBody = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json().refresh_token as string;
+    const res = await refresh({ cookie: inCookie, payload: { refresh_token: inBody } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().refresh_token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expectProblem(await refresh({ payload: { refresh_token: inBody } }), 401, 'auth.refresh_token_reused');
+    // The cookie's token was not spent.
+    expect((await refresh({ cookie: inCookie })).statusCode).toBe(200);
+  });
+
+  it('logout with the cookie revokes its session and clears the cookie; the access token then gets 401', async () => {
+    const session = await loginWithCookie();
+    const token = refreshCookie(session)!.value;
+    const access = session.json().access_token as string;
+    // No body, no bearer token: the cookie is enough.
+    const out = await t.app.inject({ method: 'POST', url: '/auth/logout', cookies: { [COOKIE]: token } });
+    expect(out.statusCode, out.body).toBe(200);
+    expect(out.json()).toEqual({ ok: true });
+    expect(refreshCookie(out)).toEqual({ value: '', attributes: cleared });
+    expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(access) }), 401, 'auth.token_revoked');
+    expectProblem(await refresh({ cookie: token }), 401, 'auth.invalid_refresh_token');
+
+    // With `{}` and no cookie: nothing to revoke, still ok, the cookie cleared all the same.
+    const empty = await t.app.inject({ method: 'POST', url: '/auth/logout', payload: {} });
+    expect(empty.statusCode).toBe(200);
+    expect(refreshCookie(empty)).toEqual({ value: '', attributes: cleared });
+    const bare = await t.app.inject({ method: 'POST', url: '/auth/logout' });
+    expect(bare.statusCode).toBe(200);
+    expect(refreshCookie(bare)?.attributes).toContain('Max-Age=0');
+  });
+
+  it('logout prefers the body token, and still clears the cookie', async () => {
+    const cookieSession = await loginWithCookie();
+    const bodySession = (await login(t, TEST_ADMIN.employeeNumber, TEST_ADMIN.password)).json();
+    const out = await t.app.inject({
+      method: 'POST',
+      url: '/auth/logout',
+      payload: { refresh_token: bodySession.refresh_token },
+      cookies: { [COOKIE]: refreshCookie(cookieSession)!.value },
+    });
+    expect(out.statusCode).toBe(200);
+    expect(refreshCookie(out)?.attributes).toContain('Max-Age=0');
+    expectProblem(await t.app.inject({ url: '/auth/me', headers: bearer(bodySession.access_token) }), 401, 'auth.token_revoked');
+    expect((await t.app.inject({ url: '/auth/me', headers: bearer(cookieSession.json().access_token) })).statusCode).toBe(200);
+  });
+
+  it('a password change that carries the cookie puts the new refresh token in the cookie, not the body', async () => {
+    const adminToken = await t.login();
+    const user = await createUser(t, adminToken, 'engineer');
+    const session = await t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { employee_number: user.employee_number, password: user.password, cookie: true },
+      remoteAddress: randomIp(),
+    });
+    const old = refreshCookie(session)!.value;
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/auth/password',
+      headers: bearer(session.json().access_token),
+      cookies: { [COOKIE]: old },
+      payload: { old_password: user.password, new_password: 'a-cookie-users-new-password' },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ ok: true, token_type: 'bearer', user: { id: user.id } });
+    expect(res.json()).not.toHaveProperty('refresh_token');
+    const renewed = refreshCookie(res)!;
+    expect(renewed.value).not.toBe(old);
+    expect(renewed.attributes).toEqual(['HttpOnly', `Max-Age=${res.json().refresh_expires_in}`, 'Path=/auth', 'SameSite=Strict']);
+    // The old cookie's session is over; the new cookie carries on.
+    expectProblem(await refresh({ cookie: old }), 401);
+    expect((await refresh({ cookie: renewed.value })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/auth/me', headers: bearer(res.json().access_token) })).statusCode).toBe(200);
+  });
+});
+
+describe('refresh cookie behind a proxy', () => {
+  it('is Secure when the client reached the proxy over HTTPS (TRUST_PROXY), not otherwise', async () => {
+    const payload = { employee_number: TEST_ADMIN.employeeNumber, password: TEST_ADMIN.password, cookie: true };
+    const secureOf = (res: { headers: Record<string, unknown> }) => String(res.headers['set-cookie']).split('; ').includes('Secure');
+    const proxied = await buildTestApp({ env: { TRUST_PROXY: 'true' } });
+    try {
+      const https = await proxied.app.inject({ method: 'POST', url: '/auth/login', payload, headers: { 'x-forwarded-proto': 'https' } });
+      expect(https.statusCode, https.body).toBe(200);
+      expect(String(https.headers['set-cookie'])).toMatch(/^toolcontrol_refresh=[A-Za-z0-9_-]{40,}; /);
+      expect(secureOf(https)).toBe(true);
+      const token = String(https.headers['set-cookie']).split(';')[0]!.split('=')[1]!;
+      const refreshed = await proxied.app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: { 'x-forwarded-proto': 'https' },
+        cookies: { toolcontrol_refresh: token },
+      });
+      expect(refreshed.statusCode).toBe(200);
+      expect(secureOf(refreshed)).toBe(true);
+      const http = await proxied.app.inject({ method: 'POST', url: '/auth/login', payload, headers: { 'x-forwarded-proto': 'http' } });
+      expect(secureOf(http)).toBe(false);
+    } finally {
+      await proxied.close();
+    }
+    // Without TRUST_PROXY the header is anyone's to send: it is ignored.
+    const direct = await buildTestApp();
+    try {
+      const res = await direct.app.inject({ method: 'POST', url: '/auth/login', payload, headers: { 'x-forwarded-proto': 'https' } });
+      expect(res.statusCode).toBe(200);
+      expect(secureOf(res)).toBe(false);
+    } finally {
+      await direct.close();
+    }
   });
 });
