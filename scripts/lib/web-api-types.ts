@@ -37,8 +37,22 @@ export async function serviceOpenApi(): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * TypeBox lists a query field with a default (skip, limit) as required, and the document
+ * says so, though the service fills the default in: a client may leave such a field out.
+ */
+function optionalDefaults(spec: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(spec) as { paths?: Record<string, Record<string, { parameters?: Array<{ required?: boolean; schema?: { default?: unknown } }> }>> };
+  for (const item of Object.values(copy.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      for (const p of operation?.parameters ?? []) if (p.schema?.default !== undefined) p.required = false;
+    }
+  }
+  return copy;
+}
+
 export async function webApiTypes(spec: Record<string, unknown>): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const ast = await openapiTS(spec as any, { alphabetize: false });
+  const ast = await openapiTS(optionalDefaults(spec) as any, { alphabetize: false });
   return HEADER + astToString(ast);
 }

@@ -297,7 +297,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with employee number and password
-         * @description Returns a short-lived access token (Bearer JWT) and a single-use refresh token. After 5 failed attempts on an account within a minute (20 from one IP) further attempts get 429 with Retry-After.
+         * @description Returns a short-lived access token (Bearer JWT) and a single-use refresh token. With `cookie: true` (browsers) the refresh token is not in the body but in the cookie `toolcontrol_refresh` (HttpOnly; SameSite=Strict; Path=/auth; Max-Age=refresh_expires_in; Secure over HTTPS). After 5 failed attempts on an account within a minute (20 from one IP) further attempts get 429 with Retry-After.
          */
         post: {
             parameters: {
@@ -311,6 +311,8 @@ export interface paths {
                     "application/json": {
                         employee_number: string;
                         password: string;
+                        /** @description Browsers: true to get the refresh token in the HttpOnly cookie toolcontrol_refresh (Path=/auth) instead of the body */
+                        cookie?: boolean;
                     };
                 };
             };
@@ -327,8 +329,8 @@ export interface paths {
                             token_type: "bearer";
                             /** @description Seconds the access token is valid */
                             expires_in: number;
-                            /** @description Opaque, single use: each refresh returns the next one */
-                            refresh_token: string;
+                            /** @description Opaque, single use: each refresh returns the next one. Absent when the cookie was asked for (login with cookie: true, or a refresh or password change that came with the cookie): it is in toolcontrol_refresh instead */
+                            refresh_token?: string;
                             /** @description Seconds until the session must log in again */
                             refresh_expires_in: number;
                             user: components["schemas"]["User"];
@@ -381,7 +383,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a refresh token for new tokens
-         * @description The refresh token is spent: use the one returned. Presenting a spent token again revokes every token of its session (401).
+         * @description The refresh token is spent: use the one returned. Presenting a spent token again revokes every token of its session (401). Without `refresh_token` in the body (the body may be left out) the cookie `toolcontrol_refresh` is spent, and the next token goes back into the cookie, not the body; a cookie that is refused (401) is cleared. Neither: 401 `auth.refresh_missing`.
          */
         post: {
             parameters: {
@@ -393,7 +395,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        refresh_token: string;
+                        /** @description Left out: the toolcontrol_refresh cookie is used */
+                        refresh_token?: string;
                     };
                 };
             };
@@ -410,8 +413,8 @@ export interface paths {
                             token_type: "bearer";
                             /** @description Seconds the access token is valid */
                             expires_in: number;
-                            /** @description Opaque, single use: each refresh returns the next one */
-                            refresh_token: string;
+                            /** @description Opaque, single use: each refresh returns the next one. Absent when the cookie was asked for (login with cookie: true, or a refresh or password change that came with the cookie): it is in toolcontrol_refresh instead */
+                            refresh_token?: string;
                             /** @description Seconds until the session must log in again */
                             refresh_expires_in: number;
                             user: components["schemas"]["User"];
@@ -455,7 +458,7 @@ export interface paths {
         put?: never;
         /**
          * Log out: revoke the session of a refresh token
-         * @description Every access token issued in that session stops working at once. Unknown tokens are ignored.
+         * @description Every access token issued in that session stops working at once. Unknown tokens are ignored. The token is the body's `refresh_token`, else the cookie `toolcontrol_refresh` (the body may be left out); the cookie is always cleared.
          */
         post: {
             parameters: {
@@ -467,7 +470,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        refresh_token: string;
+                        /** @description Left out: the toolcontrol_refresh cookie is used */
+                        refresh_token?: string;
                     };
                 };
             };
@@ -568,7 +572,7 @@ export interface paths {
         put?: never;
         /**
          * Change your own password
-         * @description Needs the current password. Signs out every session of yours, this one included: the access and refresh tokens used so far stop working. Continue with the new tokens returned. Wrong current passwords count towards the login limit (429 with Retry-After).
+         * @description Needs the current password. Signs out every session of yours, this one included: the access and refresh tokens used so far stop working. Continue with the new tokens returned. A request that carries the cookie `toolcontrol_refresh` gets the new refresh token in that cookie, not in the body. Wrong current passwords count towards the login limit (429 with Retry-After).
          */
         post: {
             parameters: {
@@ -601,8 +605,8 @@ export interface paths {
                             token_type: "bearer";
                             /** @description Seconds the access token is valid */
                             expires_in: number;
-                            /** @description Opaque, single use: each refresh returns the next one */
-                            refresh_token: string;
+                            /** @description Opaque, single use: each refresh returns the next one. Absent when the cookie was asked for (login with cookie: true, or a refresh or password change that came with the cookie): it is in toolcontrol_refresh instead */
+                            refresh_token?: string;
                             /** @description Seconds until the session must log in again */
                             refresh_expires_in: number;
                             user: components["schemas"]["User"];
@@ -654,15 +658,15 @@ export interface paths {
         /** List users */
         get: {
             parameters: {
-                query: {
+                query?: {
                     role?: "admin" | "storekeeper" | "engineer";
                     active?: boolean;
                     /** @description Part of the employee number or name */
                     q?: string;
                     /** @description Rows to skip */
-                    skip: number;
+                    skip?: number;
                     /** @description Rows to return (at most 500) */
-                    limit: number;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -1033,7 +1037,7 @@ export interface paths {
         /** List tools */
         get: {
             parameters: {
-                query: {
+                query?: {
                     /** @description A tool class key the detector knows */
                     class_key?: "screwdriver_flat" | "screwdriver_phillips" | "screwdriver_offset_phillips" | "brace" | "safety_wire_pliers" | "pliers" | "shernitsa" | "adjustable_wrench" | "oil_can_opener" | "combination_wrench_3_4" | "side_cutters";
                     category?: string;
@@ -1041,9 +1045,9 @@ export interface paths {
                     /** @description Part of the name or serial number */
                     q?: string;
                     /** @description Rows to skip */
-                    skip: number;
+                    skip?: number;
                     /** @description Rows to return (at most 500) */
-                    limit: number;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -1411,17 +1415,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List kits with their state: who holds each, since when, flagged */
+        /** List kits with their state: who holds each, since when, overdue, flagged */
         get: {
             parameters: {
-                query: {
-                    /** @description held: checked out (flagged included); available: in the tool room; flagged: discrepancy awaiting review */
-                    status?: "held" | "available" | "flagged";
+                query?: {
+                    /** @description held: checked out (flagged included); available: in the tool room; flagged: discrepancy awaiting review; overdue: held for longer than KIT_OVERDUE_HOURS */
+                    status?: "held" | "available" | "flagged" | "overdue";
                     active?: boolean;
+                    /** @description Only kits held by this user */
+                    holder_id?: number;
                     /** @description Rows to skip */
-                    skip: number;
+                    skip?: number;
                     /** @description Rows to return (at most 500) */
-                    limit: number;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -2738,9 +2744,9 @@ export interface paths {
          */
         get: {
             parameters: {
-                query: {
-                    skip: number;
-                    limit: number;
+                query?: {
+                    skip?: number;
+                    limit?: number;
                 };
                 header?: never;
                 path: {
@@ -3306,9 +3312,9 @@ export interface paths {
          */
         get: {
             parameters: {
-                query: {
-                    skip: number;
-                    limit: number;
+                query?: {
+                    skip?: number;
+                    limit?: number;
                     user_id?: number;
                     toolkit_id?: number;
                     operation_type?: "checkout" | "checkin";
@@ -3436,9 +3442,9 @@ export interface paths {
         /** Operations waiting for review (manual_check or discrepancy, unresolved), oldest first */
         get: {
             parameters: {
-                query: {
-                    skip: number;
-                    limit: number;
+                query?: {
+                    skip?: number;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -3957,6 +3963,10 @@ export interface components {
                 employee_number: string;
             } | null;
             held_since: string | null;
+            /** @description Held for longer than KIT_OVERDUE_HOURS (flagged kits included) */
+            overdue: boolean;
+            /** @description When the kit is or becomes overdue: held_since + KIT_OVERDUE_HOURS; null when nobody holds it */
+            overdue_since: string | null;
             checkout_operation_id: number | null;
             /** @description A checkin with a discrepancy awaits review; the kit stays with its holder */
             flagged: boolean;
