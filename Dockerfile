@@ -16,6 +16,8 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip \
     npm_config_fund=false \
     npm_config_update_notifier=false
 COPY package.json package-lock.json ./
+# The web app is an npm workspace: `npm install` builds it from source (prepare) into web/build.
+COPY web ./web
 RUN npm install && npm cache clean --force
 
 # --- runtime --------------------------------------------------------------------------
@@ -45,6 +47,8 @@ COPY --chown=root:root src ./src
 # The Cyrillic font for annotated images and the default detector.
 COPY --chown=root:root assets/fonts ./assets/fonts
 COPY --chown=root:root models ./models
+# The tool-room web app, served at / by the API (WEB_DIR).
+COPY --from=deps --chown=root:root /app/web/build ./web/build
 
 USER node
 VOLUME ["/data"]
