@@ -23,6 +23,7 @@ import { predictRoutes } from './api/routes/predict.js';
 import { operationRoutes } from './api/routes/operations.js';
 import { mediaRoutes } from './api/routes/media.js';
 import { registerMultipart } from './api/plugins/multipart.js';
+import { deepLinkFallback, loadWebApp, registerWebApp } from './api/plugins/web-app.js';
 import { predictBatchRoutes } from './api/routes/predict-batch.js';
 import { jobRoutes } from './api/routes/jobs.js';
 import { jobSchemas } from './api/schemas/jobs.js';
@@ -53,10 +54,12 @@ export async function createApp(config: Readonly<Config>, overrides: DepsOverrid
 
   const deps = await createDeps(config, { ...overrides, logger });
   try {
+    // Read once: the shell and its script hashes are fixed for the life of the process.
+    const webApp = await loadWebApp(config.webDir, logger);
     app.addHook('onSend', async (request, reply) => {
       reply.header('x-request-id', request.id);
     });
-    registerErrorHandler(app);
+    registerErrorHandler(app, webApp ? { notFoundFallback: deepLinkFallback(webApp) } : {});
     registerHttpMetrics(app, deps.metrics);
     if (config.corsOrigins) {
       await app.register(cors, { origin: config.corsOrigins === '*' ? true : [...config.corsOrigins], credentials: true });
@@ -65,7 +68,7 @@ export async function createApp(config: Readonly<Config>, overrides: DepsOverrid
     for (const schema of [...recognitionSchemas, ...operationSchemas, ...jobSchemas]) app.addSchema(schema);
     await registerMultipart(app, { maxFileBytes: config.maxUploadBytes, maxFiles: 1 });
     registerAuth(app, deps.services.auth);
-    await app.register(serviceRoutes, { deps });
+    await app.register(serviceRoutes, { deps, webApp });
     await app.register(metricsRoutes, { metrics: deps.metrics, token: config.metricsToken });
     await app.register(authRoutes, { deps });
     await app.register(userRoutes, { deps });
@@ -77,6 +80,7 @@ export async function createApp(config: Readonly<Config>, overrides: DepsOverrid
     await app.register(jobRoutes, { deps });
     await app.register(operationRoutes, { deps });
     await app.register(mediaRoutes, { deps });
+    if (webApp) await registerWebApp(app, webApp);
     await app.ready();
     // Without Redis there are no separate workers: this process runs the jobs.
     if (deps.jobs.queue.kind === 'in-process') await deps.jobs.startProcessing();

@@ -77,6 +77,8 @@ const EnvSchema = Type.Object({
   RETENTION_INTERVAL_MINUTES: Type.Number({ default: 60, exclusiveMinimum: 0 }),
   /** A kit held longer than this many hours is overdue (at most ten years, so the date stays representable). */
   KIT_OVERDUE_HOURS: Type.Number({ default: 12, exclusiveMinimum: 0, maximum: 87_600 }),
+  /** The built web app (index.html and its assets); unset = web/build in the project folder. */
+  WEB_DIR: Type.Optional(Type.String({ minLength: 1 })),
   // The seed's variables, accepted instead of DATABASE_URL / REDIS_URL.
   DB_HOST: Type.Optional(Type.String({ minLength: 1 })),
   DB_PORT: Type.Integer({ default: 5432 }),
@@ -147,6 +149,8 @@ export interface Config {
   retention: { previewHours: number; intervalMinutes: number };
   /** Hours after which a held kit is overdue. */
   kitOverdueHours: number;
+  /** Folder of the built web app; served when it holds an index.html. */
+  webDir: string;
   /** The worker's GET /metrics listener; null = none. */
   workerMetricsPort: number | null;
 }
@@ -324,6 +328,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
     resultCacheTtlSeconds: env.RESULT_CACHE_TTL,
     retention: { previewHours: env.PREVIEW_RETENTION_HOURS, intervalMinutes: env.RETENTION_INTERVAL_MINUTES },
     kitOverdueHours: env.KIT_OVERDUE_HOURS,
+    webDir: path.resolve(PROJECT_ROOT, env.WEB_DIR ?? 'web/build'),
     workerMetricsPort: env.WORKER_METRICS_PORT ?? null,
   };
   return deepFreeze(config);

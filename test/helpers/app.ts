@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Config } from '../../src/config/index.js';
 import { createApp, type App } from '../../src/app.js';
 import type { DepsOverrides } from '../../src/deps.js';
@@ -19,7 +20,8 @@ export async function buildTestApp(
 ): Promise<TestApp> {
   const tmp = tempDir();
   const { database, dispose } = await openTestDatabase(options.backend ?? 'pglite');
-  const config = testConfig({ DATA_DIR: tmp.dir, ...options.env });
+  // No web app unless a test builds one: the suite must not depend on whether web/ was built here.
+  const config = testConfig({ DATA_DIR: tmp.dir, WEB_DIR: path.join(tmp.dir, 'no-web-app'), ...options.env });
   let built: App;
   try {
     built = await createApp(config, { logger: silentLogger, database, detector: null, ...options.overrides });

@@ -24,10 +24,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ INFERENCE_SESSIONS: '0' })).toThrow(/INFERENCE_SESSIONS/);
   });
 
-  it('KIT_OVERDUE_HOURS: 12 by default, a positive number', () => {
+  it('KIT_OVERDUE_HOURS: 12 by default, a positive number; WEB_DIR: web/build of the project, relative to it', () => {
     expect(loadConfig({}).kitOverdueHours).toBe(12);
     expect(loadConfig({ KIT_OVERDUE_HOURS: '0.5' }).kitOverdueHours).toBe(0.5);
     for (const bad of ['0', '-1', 'soon', '100000']) expect(() => loadConfig({ KIT_OVERDUE_HOURS: bad })).toThrow(/KIT_OVERDUE_HOURS/);
+    expect(loadConfig({}, '/srv/app').webDir).toBe(path.join(PROJECT_ROOT, 'web/build'));
+    expect(loadConfig({ WEB_DIR: 'dist/web' }, '/srv/app').webDir).toBe(path.join(PROJECT_ROOT, 'dist/web'));
+    expect(loadConfig({ WEB_DIR: '/opt/web' }).webDir).toBe('/opt/web');
   });
 
   it('reports every problem at once', () => {

@@ -86,7 +86,10 @@ function validationErrors(error: FastifyError): FieldError[] {
   });
 }
 
-export function registerErrorHandler(app: FastifyInstance): void {
+/** May answer a request no route matched (the web app's deep links); false leaves it to the 404 problem. */
+export type NotFoundFallback = (request: FastifyRequest, reply: FastifyReply) => boolean;
+
+export function registerErrorHandler(app: FastifyInstance, options: { notFoundFallback?: NotFoundFallback } = {}): void {
   app.setErrorHandler((error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof AppError) {
       // A 503 with Retry-After (queue full, model or Redis away, shutting down) is the service
@@ -124,7 +127,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
     );
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, 404, 'route.not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
-  );
+  const fallback = options.notFoundFallback;
+  app.setNotFoundHandler((request, reply) => {
+    if (fallback?.(request, reply)) return reply;
+    return sendProblem(reply, 404, 'route.not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
+  });
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { SERVICE_NAME, SERVICE_VERSION } from '../../shared/version.js';
 import type { Deps } from '../../deps.js';
+import { prefersHtml, sendShell, varyOnAccept, type WebApp } from '../plugins/web-app.js';
 
 const ModelStatusSchema = Type.Object(
   {
@@ -31,7 +32,15 @@ const HealthSchema = Type.Object({
   model: Type.Ref('ModelStatus'),
 });
 
-export const serviceRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
+const ServiceInfoSchema = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  docs: Type.String(),
+  model: Type.Ref('ModelStatus'),
+});
+
+/** `webApp`: the built web app, which a browser gets at / instead of the JSON (null: not built). */
+export const serviceRoutes: FastifyPluginAsyncTypebox<{ deps: Deps; webApp: WebApp | null }> = async (app, { deps, webApp }) => {
   app.addSchema(ModelStatusSchema);
 
   app.get(
@@ -40,22 +49,32 @@ export const serviceRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (a
       schema: {
         tags: ['service'],
         summary: 'Service information',
+        description:
+          'JSON for API clients (no Accept, */*, application/json). When the web app is built, a request whose Accept ' +
+          'prefers text/html (a browser) gets the app instead.',
         response: {
-          200: Type.Object({
-            name: Type.String(),
-            version: Type.String(),
-            docs: Type.String(),
-            model: Type.Ref('ModelStatus'),
-          }),
+          200: {
+            description: 'Service information, or the web app for a browser',
+            content: {
+              'application/json': { schema: ServiceInfoSchema },
+              'text/html': { schema: Type.String({ description: 'The web app (index.html)' }) },
+            },
+          },
         },
       },
     },
-    async () => ({
-      name: SERVICE_NAME,
-      version: SERVICE_VERSION,
-      docs: '/docs',
-      model: (await deps.services.health.check()).model,
-    }),
+    async (request, reply) => {
+      if (webApp) {
+        varyOnAccept(reply);
+        if (prefersHtml(request)) return sendShell(reply, webApp);
+      }
+      return reply.header('content-type', 'application/json; charset=utf-8').send({
+        name: SERVICE_NAME,
+        version: SERVICE_VERSION,
+        docs: '/docs',
+        model: (await deps.services.health.check()).model,
+      });
+    },
   );
 
   app.get(
