@@ -2,8 +2,9 @@
  * The built web app (WEB_DIR, a SvelteKit single-page build), served by the API process.
  *
  * Every file of the build gets its own route (no wildcard: an unknown path never reaches the
- * file system), its Brotli or gzip copy sent when the build made one and the browser accepts it. Files under /_app/immutable/ carry a content hash in their names and are cached
- * for a year; everything else is revalidated on each use. The app shell (index.html) is what a
+ * file system), its Brotli or gzip copy sent when the build made one and the browser accepts
+ * it. Files under /_app/immutable/ carry a content hash in their names and are cached for a
+ * year; everything else is revalidated on each use. The app shell (index.html) is what a
  * browser gets for GET / and for any deep link (/kits/3) outside the API's own paths, with a
  * strict Content-Security-Policy: scripts only from this origin plus the shell's own inline
  * bootstrap, allowed by its sha256 computed at start.
@@ -91,7 +92,7 @@ function acceptQuality(accept: string | undefined, mediaType: string): number {
   return best?.q ?? 0;
 }
 
-/** A browser asking for a page: the Accept header ranks text/html above JSON (ties, `*∕*` and none go to JSON). */
+/** A browser asking for a page: the Accept header ranks text/html above JSON (ties, a bare wildcard and no Accept go to JSON). */
 export function prefersHtml(request: FastifyRequest): boolean {
   const accept = request.headers.accept;
   const html = acceptQuality(accept, 'text/html');

@@ -42,7 +42,10 @@ function clearRefreshCookie(reply: FastifyReply): void {
 }
 
 /** The refresh token of a refresh or logout: the body's, else the cookie's. */
-function presentedRefreshToken(request: FastifyRequest, body: { refresh_token?: string }): { token: string | null; fromCookie: boolean } {
+function presentedRefreshToken(
+  request: FastifyRequest,
+  body: { refresh_token?: string },
+): { token: string | null; fromCookie: boolean } {
   if (body.refresh_token !== undefined) return { token: body.refresh_token, fromCookie: false };
   const fromCookie = request.cookies[REFRESH_COOKIE];
   return fromCookie ? { token: fromCookie, fromCookie: true } : { token: null, fromCookie: false };
