@@ -27,7 +27,8 @@ const ADMIN_PASSWORD = 'bench-web-admin-password';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 
@@ -123,13 +124,13 @@ try {
     return ms;
   };
 
-  await viaApi(apiKits[0]); // warm-up: first inference, first connection
-  await viaUi(uiKits[0]);
+  await viaApi(apiKits[0]!); // warm-up: first inference, first connection
+  await viaUi(uiKits[0]!);
   const ui: number[] = [];
   const apiOnly: number[] = [];
   for (let i = 1; i < rounds; i++) {
-    apiOnly.push(await viaApi(apiKits[i]));
-    ui.push(await viaUi(uiKits[i]));
+    apiOnly.push(await viaApi(apiKits[i]!));
+    ui.push(await viaUi(uiKits[i]!));
   }
   console.log(`\nphoto → verdict, ${ui.length} rounds after a warm-up (${(photo.length / 1024).toFixed(0)} KB JPEG, 1 engineer, checkout):`);
   console.log(`  API alone (POST /api/v1/operations from Node): median ${median(apiOnly).toFixed(0)} ms  [${apiOnly.map((x) => x.toFixed(0)).join(', ')}]`);

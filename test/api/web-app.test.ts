@@ -46,15 +46,20 @@ const APP_JS = `export const answer = 42;\n${'// padding, as a real bundle is la
 const FAVICON = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
 
 const sha256 = (text: string) => `'sha256-${crypto.createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+// SvelteKit's route announcer carries a fixed style attribute; the build lists its hash in csp.json.
+const ANNOUNCER_STYLE = 'position: absolute; left: 0; top: 0; clip: rect(0 0 0 0); width: 1px; height: 1px';
 const EXPECTED_CSP =
   `default-src 'self'; script-src 'self' ${sha256(THEME)} ${sha256(BOOTSTRAP)}; style-src 'self'; ` +
+  `style-src-attr 'unsafe-hashes' ${sha256(ANNOUNCER_STYLE)}; ` +
   "img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 function writeBuild(dir: string): void {
   fs.mkdirSync(path.join(dir, '_app/immutable/entry'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'index.html'), INDEX_HTML);
   fs.writeFileSync(path.join(dir, '_app/immutable/entry/app.abc123.js'), APP_JS);
-  // The web build's compressed copies (web/scripts/compress.js).
+  // An entry that is not a hash source is ignored: csp.json can only narrow what is allowed.
+  fs.writeFileSync(path.join(dir, 'csp.json'), JSON.stringify({ styleAttributeHashes: [sha256(ANNOUNCER_STYLE), "'unsafe-inline'"] }));
+  // The web build's compressed copies (web/scripts/postbuild.js).
   fs.writeFileSync(path.join(dir, '_app/immutable/entry/app.abc123.js.br'), zlib.brotliCompressSync(APP_JS));
   fs.writeFileSync(path.join(dir, '_app/immutable/entry/app.abc123.js.gz'), zlib.gzipSync(APP_JS));
   fs.writeFileSync(path.join(dir, 'index.html.br'), zlib.brotliCompressSync(INDEX_HTML));

@@ -47,11 +47,14 @@ export function inlineScriptHashes(html: string): string[] {
   return hashes;
 }
 
-export function shellContentSecurityPolicy(scriptHashes: readonly string[]): string {
+export function shellContentSecurityPolicy(scriptHashes: readonly string[], styleAttributeHashes: readonly string[] = []): string {
   return [
     'default-src \'self\'',
     ['script-src \'self\'', ...scriptHashes].join(' '),
     'style-src \'self\'',
+    // Markup the app's scripts insert with a fixed style attribute (SvelteKit's route
+    // announcer): allowed by the hash of each such attribute alone, never inline styles at large.
+    ...(styleAttributeHashes.length > 0 ? [['style-src-attr \'unsafe-hashes\'', ...styleAttributeHashes].join(' ')] : []),
     'img-src \'self\' blob: data:',
     'media-src \'self\' blob:',
     'object-src \'none\'',
@@ -59,6 +62,21 @@ export function shellContentSecurityPolicy(scriptHashes: readonly string[]): str
     'form-action \'self\'',
     'frame-ancestors \'none\'',
   ].join('; ');
+}
+
+const CSP_SOURCE = /^'sha256-[A-Za-z0-9+/]+={0,2}'$/;
+
+/** The hashes of the style attributes the build's scripts insert (csp.json, written by web/scripts/postbuild.js). */
+async function styleAttributeHashes(dir: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, 'csp.json'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const hashes = (JSON.parse(text) as { styleAttributeHashes?: unknown }).styleAttributeHashes;
+  return Array.isArray(hashes) ? hashes.filter((h): h is string => typeof h === 'string' && CSP_SOURCE.test(h)) : [];
 }
 
 /** The build in `dir`, or null (with one warning) when it has no index.html. */
@@ -71,7 +89,11 @@ export async function loadWebApp(dir: string, logger: Logger): Promise<WebApp | 
     logger.warn({ webDir: dir }, 'web app not built: run npm install');
     return null;
   }
-  return { root: dir, shell, contentSecurityPolicy: shellContentSecurityPolicy(inlineScriptHashes(shell.toString('utf8'))) };
+  return {
+    root: dir,
+    shell,
+    contentSecurityPolicy: shellContentSecurityPolicy(inlineScriptHashes(shell.toString('utf8')), await styleAttributeHashes(dir)),
+  };
 }
 
 /** The q-value the Accept header gives a media type (its most specific matching range; no header: any type, q=1). */

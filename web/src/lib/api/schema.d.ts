@@ -51,7 +51,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Service information */
+        /**
+         * Service information
+         * @description JSON for API clients (no Accept, *\/*, application/json). When the web app is built, a request whose Accept prefers text/html (a browser) gets the app instead.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -61,7 +64,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Default Response */
+                /** @description Service information, or the web app for a browser */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -73,6 +76,7 @@ export interface paths {
                             docs: string;
                             model: components["schemas"]["ModelStatus"];
                         };
+                        "text/html": string;
                     };
                 };
             };

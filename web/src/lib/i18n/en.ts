@@ -200,6 +200,7 @@ export const en: Messages = {
     filters: { all: 'All', available: 'Available', held: 'Checked out', flagged: 'Flagged', overdue: 'Overdue' },
     search: 'Name or holder',
     available: 'Available',
+    held: 'Checked out',
     heldBy: (name, since) => `Held by ${name} since ${since}`,
     overdue: 'Overdue',
     flagged: 'Discrepancy',

@@ -198,6 +198,7 @@ export const ru = {
     filters: { all: 'Все', available: 'Свободные', held: 'Выданные', flagged: 'С расхождением', overdue: 'Просроченные' } as Record<string, string>,
     search: 'Название или держатель',
     available: 'Свободен',
+    held: 'Выдан',
     heldBy: (name: string, since: string) => `У ${name} с ${since}`,
     overdue: 'Просрочен',
     flagged: 'Расхождение',
