@@ -75,7 +75,7 @@ describe('tool-room web app in Chromium', () => {
     await page.waitForURL(/\/counter/);
   }
 
-  async function counterOperation(page: Page, photo: Buffer, name: string) {
+  async function counterOperation(page: Page, photo: Buffer, name: string, submitBy: 'click' | 'keyboard' = 'click') {
     await page.locator('#engineer').fill(ENGINEER.employee_number);
     await page.locator('#engineer').press('Enter');
     await expect(page.getByTestId('engineer-chosen').textContent()).resolves.toContain(ENGINEER.full_name);
@@ -83,7 +83,14 @@ describe('tool-room web app in Chromium', () => {
     await page.getByTestId('photo-file').setInputFiles({ name: `${name}.jpg`, mimeType: 'image/jpeg', buffer: photo });
     await page.locator('figure img').waitFor();
     await check(page, `counter-${name}-ready`);
-    await page.getByTestId('submit').click();
+    if (submitBy === 'click') await page.getByTestId('submit').click();
+    else {
+      // Keyboard only: from the kit, Tab reaches the submit button and Enter presses it.
+      await page.locator('input[name="kit"]:checked').focus();
+      for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))) !== 'submit'; i++) await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('submit');
+      await page.keyboard.press('Enter');
+    }
     await page.getByTestId('result').waitFor({ timeout: 30_000 });
     await page.locator('[data-testid="result"] img').waitFor();
   }
@@ -140,6 +147,7 @@ describe('tool-room web app in Chromium', () => {
     // The next engineer in the queue: the focus is back in the engineer field.
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('engineer');
     await check(page, 'counter-checkout-result');
+    await screenshots(page, SHOTS, 'counter-checkout-result', ['phone']);
     checkoutId = Number((await page.getByRole('link', { name: 'Открыть операцию' }).getAttribute('href'))!.split('/').pop());
 
     const held = await api('GET', `/api/v1/toolkits/${kitId}`);
@@ -149,7 +157,7 @@ describe('tool-room web app in Chromium', () => {
   it('checks it in without the pliers: a discrepancy naming «Пассатижи», lost since checkout', async () => {
     const page = await newPage();
     await signIn(page, STOREKEEPER.employee_number, STOREKEEPER.password);
-    await counterOperation(page, withoutPliers, 'checkin');
+    await counterOperation(page, withoutPliers, 'checkin', 'keyboard');
     const verdict = page.locator('[data-testid="result"] [data-status]').first();
     await expect(verdict.getAttribute('data-status')).resolves.toBe('discrepancy');
     await expect(verdict.textContent()).resolves.toContain('Пассатижи');
@@ -258,6 +266,19 @@ describe('tool-room web app in Chromium', () => {
     const seen = (await page.locator('tr[data-operation]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-operation'))))).sort();
     expect(seen).toEqual([checkoutId, checkinId].sort());
     await check(page, 'engineer-history');
+    await screenshots(page, SHOTS, 'engineer-history', ['phone']);
+
+    // No connection: said on screen, and what was chosen stays; back online, the banner goes.
+    await page.context().setOffline(true);
+    await page.locator('#f-type').selectOption('checkin');
+    await page.getByRole('button', { name: 'Показать' }).click();
+    await expect(page.getByRole('alert').filter({ hasText: 'Нет связи с сервером' }).count()).resolves.toBe(1);
+    expect(await page.locator('#f-type').inputValue()).toBe('checkin');
+    await screenshots(page, SHOTS, 'offline', ['tablet']);
+    await page.context().setOffline(false);
+    await page.getByRole('button', { name: 'Показать' }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Нет связи с сервером' }).count()).toBe(0);
+    await expect.poll(() => page.locator('tr[data-operation]').count()).toBe(1);
 
     // English is a click away; the tool names stay as the register holds them.
     await page.getByLabel('Язык').selectOption('en');
