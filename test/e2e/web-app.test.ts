@@ -257,9 +257,21 @@ describe('tool-room web app in Chromium', () => {
     await expect(page.locator('h1').textContent()).resolves.toBe('Мои наборы');
     expect(await page.getByRole('link', { name: 'Очередь проверки' }).count()).toBe(0);
     // The reference kit is back in the tool room (the review closed the checkin); the other engineer's kit is not offered.
-    await expect(page.locator(`input[name="kit"][value="${kitId}"]`).count()).resolves.toBe(1);
-    await expect(page.locator(`input[name="kit"][value="${kit2.body.id}"]`).count()).resolves.toBe(0);
+    await page.locator(`input[name="kit"][value="${kitId}"]`).waitFor();
+    expect(await page.locator(`input[name="kit"][value="${kit2.body.id}"]`).count()).toBe(0);
     await check(page, 'engineer-counter');
+
+    // A webcam over the counter: live preview, then a captured frame is the photo to send.
+    await page.locator(`input[name="kit"][value="${kitId}"]`).check();
+    await page.getByRole('button', { name: 'Камера над стойкой' }).click();
+    await page.waitForFunction(() => (document.querySelector('video')?.readyState ?? 0) >= 2);
+    await screenshots(page, SHOTS, 'camera', ['tablet']);
+    await page.getByRole('button', { name: 'Снять кадр' }).click();
+    await page.locator('figure img').waitFor();
+    await expect(page.locator('figcaption').textContent()).resolves.toMatch(/^kit-\d+\.jpg, \d+ КБ$/);
+    expect(await page.locator('video').count()).toBe(0);
+    expect(await page.getByTestId('submit').isEnabled()).toBe(true);
+    await page.getByRole('button', { name: 'Убрать фото' }).click();
 
     await page.getByRole('link', { name: 'История' }).click();
     await page.getByTestId('operations').waitFor();
