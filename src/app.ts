@@ -62,7 +62,10 @@ export async function createApp(config: Readonly<Config>, overrides: DepsOverrid
     registerErrorHandler(app, webApp ? { notFoundFallback: deepLinkFallback(webApp) } : {});
     registerHttpMetrics(app, deps.metrics);
     if (config.corsOrigins) {
-      await app.register(cors, { origin: config.corsOrigins === '*' ? true : [...config.corsOrigins], credentials: true });
+      // Credentials (the refresh cookie) only for origins named one by one: `*` reflects any origin,
+      // and with credentials any page could read what the cookie gets it.
+      const any = config.corsOrigins === '*';
+      await app.register(cors, { origin: any ? true : [...config.corsOrigins], credentials: !any });
     }
     await registerSwagger(app, { version: SERVICE_VERSION });
     for (const schema of [...recognitionSchemas, ...operationSchemas, ...jobSchemas]) app.addSchema(schema);

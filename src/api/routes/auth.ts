@@ -5,6 +5,11 @@
  * refresh token then lives in an HttpOnly cookie that page scripts never see, sent only to
  * /auth (SameSite=Strict); refresh and logout take it from there when the body has none,
  * and every answer that rotates it sets the cookie again instead of putting it in the body.
+ *
+ * SameSite=Strict keeps the cookie from cross-site requests only: a page on another port of
+ * the same host, or on a sibling subdomain, is same-site and gets it sent. So a request that the
+ * cookie would authenticate is refused (403 `auth.cross_site`) unless it comes from this origin;
+ * see `assertSameOrigin`. Tokens in the body (API clients) are not affected.
  */
 import cookie from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -13,7 +18,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import type { TokenPair } from '../../services/auth-service.js';
 import { RateLimitedError } from '../../services/login-rate-limiter.js';
-import { UnauthorizedError } from '../../shared/errors.js';
+import { ForbiddenError, UnauthorizedError } from '../../shared/errors.js';
 import { authenticate, bearerSecurity, bearerToken } from '../plugins/auth.js';
 import { ChangePasswordBody, LoginBody, OkResponse, RefreshBody, TokenResponse } from '../schemas/auth.js';
 import { problems } from '../schemas/common.js';
@@ -49,6 +54,41 @@ function presentedRefreshToken(
   if (body.refresh_token !== undefined) return { token: body.refresh_token, fromCookie: false };
   const fromCookie = request.cookies[REFRESH_COOKIE];
   return fromCookie ? { token: fromCookie, fromCookie: true } : { token: null, fromCookie: false };
+}
+
+/** `scheme://host[:port]` as browsers send it in Origin (default port left out); null when unparsable. */
+function normalisedOrigin(value: string): string | null {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Before the refresh cookie is used: the request must come from a page of this origin.
+ * Browsers tell with `Sec-Fetch-Site` (it must be `same-origin`) and `Origin` (it must be this
+ * service's own scheme, host and port: `request.protocol` and `request.host`, which honour
+ * TRUST_PROXY's X-Forwarded-Proto/-Host). A request with neither is no browser's: allowed.
+ */
+function assertSameOrigin(request: FastifyRequest): void {
+  if (!fromThisOrigin(request)) {
+    throw new ForbiddenError(
+      'auth.cross_site',
+      'The toolcontrol_refresh cookie is only accepted from pages of this origin; API clients send refresh_token in the body',
+    );
+  }
+}
+
+function fromThisOrigin(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return false;
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  // An opaque origin ("null": sandboxed frames, file: pages) matches nothing.
+  const own = normalisedOrigin(`${request.protocol}://${request.host}`);
+  return own !== null && normalisedOrigin(origin) === own;
 }
 
 /** A request without a body reads as `{}`: browsers refresh and log out with the cookie alone. */
@@ -130,6 +170,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
           'No refresh token: send refresh_token in the body, or the toolcontrol_refresh cookie set by a login with cookie: true',
         );
       }
+      // Refused before anything is spent or cleared: the cookie stays good for this origin.
+      if (fromCookie) assertSameOrigin(request);
       let pair: TokenPair;
       try {
         pair = await auth.refresh(token);
@@ -159,7 +201,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
       },
     },
     async (request, reply) => {
-      const { token } = presentedRefreshToken(request, request.body);
+      const { token, fromCookie } = presentedRefreshToken(request, request.body);
+      // A cross-site page must not end this browser's session: nothing revoked, the cookie kept.
+      if (fromCookie) assertSameOrigin(request);
       // Even when the session cannot be revoked right now (503): this browser is logged out.
       clearRefreshCookie(reply);
       await auth.logout(token, bearerToken(request) ?? null);
@@ -200,6 +244,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
     },
     async (request, reply) => {
       const inCookie = Boolean(request.cookies[REFRESH_COOKIE]);
+      // Checked before the password is: a refused request changes nothing and counts no attempt.
+      if (inCookie) assertSameOrigin(request);
       const pair = await withRetryAfter(reply, () =>
         auth.changeOwnPassword(request.user.id, request.body.old_password, request.body.new_password, request.ip),
       );
