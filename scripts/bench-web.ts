@@ -48,17 +48,23 @@ try {
   const context = await browser.newContext({ viewport: VIEWPORTS.tablet });
   const page = await context.newPage();
   const files: Array<{ url: string; wire: number; gzip: number; encoding: string }> = [];
-  page.on('requestfinished', async (request) => {
+  const pending: Array<Promise<void>> = [];
+  page.on('requestfinished', (request) => {
     const type = request.resourceType();
     if (type !== 'script' && type !== 'stylesheet') return;
-    const response = await request.response();
-    if (!response) return;
-    const sizes = await request.sizes();
-    const body = await response.body();
-    files.push({ url: new URL(request.url()).pathname, wire: sizes.responseBodySize + sizes.responseHeadersSize, gzip: zlib.gzipSync(body, { level: 9 }).length, encoding: (await response.headerValue('content-encoding')) ?? 'identity' });
+    pending.push(
+      (async () => {
+        const response = await request.response();
+        if (!response) return;
+        const sizes = await request.sizes();
+        const body = await response.body();
+        files.push({ url: new URL(request.url()).pathname, wire: sizes.responseBodySize + sizes.responseHeadersSize, gzip: zlib.gzipSync(body, { level: 9 }).length, encoding: (await response.headerValue('content-encoding')) ?? 'identity' });
+      })(),
+    );
   });
   await page.goto(`${base}/`, { waitUntil: 'networkidle' });
   await page.locator('#employee').waitFor();
+  await Promise.all(pending);
   const wire = files.reduce((n, f) => n + f.wire, 0);
   const gzip = files.reduce((n, f) => n + f.gzip, 0);
   console.log(`first screen (sign-in, cold cache): ${files.length} JS/CSS files`);

@@ -2,8 +2,14 @@
  * The signed-in user. The refresh token lives in an httpOnly cookie the page cannot read
  * (scoped to /auth); the access token only in this module's memory. It is renewed a
  * minute before it expires, and on reload the cookie restores the session.
+ *
+ * Refresh tokens are single-use and a reused one ends the session (theft detection), so
+ * tabs of one browser never refresh at the same time: the refresh runs under a Web Lock
+ * shared by every tab, and a tab whose cookie was rotated by another meanwhile simply
+ * spends the new one.
  */
-import { api, ok, problemOf, useTokens, type User } from './api/client';
+import { ApiError, api, ok, problemOf, useTokens, type User } from './api/client';
+import { connection } from './connection.svelte';
 
 const state = $state<{ user: User | null; ready: boolean; ended: boolean }>({ user: null, ready: false, ended: false });
 
@@ -11,6 +17,8 @@ let accessToken: string | null = null;
 let expiresAt = 0;
 let refreshing: Promise<boolean> | null = null;
 let timer: ReturnType<typeof setTimeout> | undefined;
+/** Bumped by sign-in and sign-out: a refresh answered after either is dropped. */
+let generation = 0;
 
 interface Tokens {
   access_token: string;
@@ -24,10 +32,11 @@ function accept(tokens: Tokens): void {
   state.user = tokens.user;
   state.ended = false;
   clearTimeout(timer);
-  timer = setTimeout(() => void refresh(), Math.max(5_000, (tokens.expires_in - 60) * 1000));
+  timer = setTimeout(() => void refresh().catch(() => undefined), Math.max(5_000, (tokens.expires_in - 60) * 1000));
 }
 
 function forget(ended: boolean): void {
+  generation += 1;
   accessToken = null;
   expiresAt = 0;
   clearTimeout(timer);
@@ -35,27 +44,38 @@ function forget(ended: boolean): void {
   state.ended = ended;
 }
 
-/** Spend the refresh cookie for a new access token; false when there is no session. */
+function exclusive<T>(work: () => Promise<T>): Promise<T> {
+  const locks = globalThis.navigator?.locks;
+  return locks ? (locks.request('toolcontrol-refresh', work) as Promise<T>) : work();
+}
+
+/**
+ * Spend the refresh cookie for a new access token: true when signed in, false when there is
+ * no session (401). An unreachable or unavailable server throws an ApiError (and shows the banner).
+ */
 function refresh(): Promise<boolean> {
-  refreshing ??= (async () => {
+  const started = generation;
+  refreshing ??= exclusive(async () => {
+    let res: Response;
     try {
-      const res = await fetch('/auth/refresh', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-        credentials: 'same-origin',
-      });
-      if (res.status === 401) {
-        forget(state.user !== null);
-        return false;
-      }
-      if (!res.ok) throw problemOf(res.status, await res.json().catch(() => null));
-      accept((await res.json()) as Tokens);
-      return true;
-    } finally {
-      refreshing = null;
+      res = await fetch('/auth/refresh', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', credentials: 'same-origin' });
+    } catch (err) {
+      connection.markUnreachable();
+      throw new ApiError(0, 'network', err instanceof Error ? err.message : String(err));
     }
-  })();
+    connection.markReachable();
+    if (started !== generation) return state.user !== null;
+    if (res.status === 401) {
+      forget(state.user !== null);
+      return false;
+    }
+    if (res.status === 503) connection.markUnavailable();
+    if (!res.ok) throw problemOf(res.status, await res.json().catch(() => null));
+    accept((await res.json()) as Tokens);
+    return true;
+  }).finally(() => {
+    refreshing = null;
+  });
   return refreshing;
 }
 
@@ -66,6 +86,8 @@ useTokens(
   },
   () => forget(true),
 );
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const session = {
   get user() {
@@ -85,24 +107,33 @@ export const session = {
   get isStaff() {
     return state.user?.role === 'storekeeper' || state.user?.role === 'admin';
   },
+  /** On load: the cookie's session, if any. While the server cannot be reached, the banner shows and it tries again. */
   async restore(): Promise<void> {
-    try {
-      await refresh();
-    } catch {
-      // the server is unreachable: the banner says so; sign-in stays available
-    } finally {
-      state.ready = true;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await refresh();
+        break;
+      } catch (err) {
+        // Only an unreachable or unavailable server is worth waiting for; any other refusal means signing in again.
+        const transient = err instanceof ApiError && (err.code === 'network' || err.status === 503);
+        if (!transient) break;
+        await sleep(Math.min(10_000, 1_000 * 2 ** attempt));
+      }
     }
+    state.ready = true;
   },
   async login(employeeNumber: string, password: string): Promise<void> {
+    generation += 1;
     const tokens = ok(await api.POST('/auth/login', { body: { employee_number: employeeNumber, password, cookie: true } }));
     accept(tokens as Tokens);
   },
+  /**
+   * Ends the session on the server (and its cookie). If the server cannot be reached the
+   * user stays signed in and the error is thrown: on a shared counter tablet, looking signed
+   * out while the cookie still works would hand the next person this session.
+   */
   async logout(): Promise<void> {
-    try {
-      await api.POST('/auth/logout', { body: {} });
-    } finally {
-      forget(false);
-    }
+    ok(await api.POST('/auth/logout', { body: {} }));
+    forget(false);
   },
 };
