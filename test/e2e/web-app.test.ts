@@ -140,6 +140,11 @@ describe('tool-room web app in Chromium', () => {
     await check(page, 'login');
     await signIn(page, STOREKEEPER.employee_number, STOREKEEPER.password);
     await check(page, 'counter');
+    // A misread badge (a number that only partly matches) never picks someone else.
+    await page.locator('#engineer').fill(ENGINEER.employee_number.slice(0, 4));
+    await page.locator('#engineer').press('Enter');
+    await page.getByText('Выберите инженера из списка').waitFor();
+    expect(await page.getByTestId('engineer-chosen').count()).toBe(0);
 
     await counterOperation(page, fullKit, 'checkout');
     const verdict = page.locator('[data-testid="result"] [data-status]').first();
