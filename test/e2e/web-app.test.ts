@@ -98,7 +98,8 @@ describe('tool-room web app in Chromium', () => {
   }
 
   beforeAll(async () => {
-    server = await startServer({ DATA_DIR: path.join(tmp.dir, 'data'), ADMIN_PASSWORD, LOG_LEVEL: 'warn' }, { timeoutMs: 90_000 });
+    // A shift of two seconds, so the board shows a held kit overdue within the test.
+    server = await startServer({ DATA_DIR: path.join(tmp.dir, 'data'), ADMIN_PASSWORD, LOG_LEVEL: 'warn', KIT_OVERDUE_HOURS: String(2 / 3600) }, { timeoutMs: 90_000 });
     const login = await fetch(`${server.baseUrl}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -175,9 +176,24 @@ describe('tool-room web app in Chromium', () => {
     checkinId = Number((await page.getByRole('link', { name: 'Открыть операцию' }).getAttribute('href'))!.split('/').pop());
     expect(checkinId).toBeGreaterThan(checkoutId);
 
+    // The annotated photo zooms to full size and back.
+    const zoom = page.locator('[data-testid="result"] button[aria-pressed]');
+    await zoom.click();
+    expect(await zoom.getAttribute('aria-pressed')).toBe('true');
+    await zoom.click();
+    expect(await zoom.getAttribute('aria-pressed')).toBe('false');
+
     await page.getByRole('link', { name: 'Наборы' }).click();
     await page.getByTestId('kits-board').waitFor();
     await expect(page.locator(`li[data-kit="${kitId}"] [data-flag="flagged"]`).count()).resolves.toBe(1);
+    // Held longer than the shift (KIT_OVERDUE_HOURS): overdue; the filters narrow the board.
+    await expect(page.locator(`li[data-kit="${kitId}"] [data-flag="overdue"]`).count()).resolves.toBe(1);
+    await page.getByRole('button', { name: /Свободные/ }).click();
+    await expect.poll(() => page.locator(`li[data-kit="${kitId}"]`).count()).toBe(0);
+    await page.getByRole('button', { name: /С расхождением/ }).click();
+    await page.locator(`li[data-kit="${kitId}"]`).waitFor();
+    expect(page.url()).toContain('show=flagged');
+    await page.getByRole('button', { name: /Все/ }).click();
     await expect(page.locator(`li[data-kit="${kitId}"]`).textContent()).resolves.toContain(ENGINEER.full_name);
     await check(page, 'kits');
     await page.locator(`li[data-kit="${kitId}"] h2 a`).click();
@@ -287,9 +303,19 @@ describe('tool-room web app in Chromium', () => {
     await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Нет связи с сервером' }).count()).toBe(0);
     await expect.poll(() => page.locator('tr[data-operation]').count()).toBe(1);
 
-    // A webcam over the counter: live preview, then a captured frame is the photo to send.
     await page.getByRole('link', { name: 'Мои наборы' }).click();
     await page.locator(`input[name="kit"][value="${kitId}"]`).check();
+    // A photo dropped onto the photo area is the one to send.
+    const dropped = await page.evaluateHandle((bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], 'dropped.jpg', { type: 'image/jpeg' }));
+      return transfer;
+    }, [...fullKit.subarray(0, 2048)]);
+    await page.dispatchEvent('[role="group"][aria-label="Фото"]', 'drop', { dataTransfer: dropped });
+    await expect(page.locator('figcaption').textContent()).resolves.toMatch(/^dropped\.jpg, /);
+    await page.getByRole('button', { name: 'Убрать фото' }).click();
+
+    // A webcam over the counter: live preview, then a captured frame is the photo to send.
     await page.getByRole('button', { name: 'Камера над стойкой' }).click();
     await page.waitForFunction(() => (document.querySelector('video')?.readyState ?? 0) >= 2);
     await screenshots(page, SHOTS, 'camera', ['tablet']);
