@@ -99,6 +99,7 @@ export const en: Messages = {
     type: 'Type',
     status: 'Status',
     quantity: 'Qty',
+    confidenceShort: 'Conf.',
     confidence: 'Confidence',
     number: 'No.',
     reload: 'Reload',

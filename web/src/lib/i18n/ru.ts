@@ -97,6 +97,7 @@ export const ru = {
     type: 'Тип',
     status: 'Статус',
     quantity: 'Кол-во',
+    confidenceShort: 'Увер.',
     confidence: 'Уверенность',
     number: '№',
     reload: 'Обновить',
