@@ -61,6 +61,14 @@ describe('refresh cookie: same origin only', () => {
     expect(refreshCookieOf(ok)).toMatch(/^[A-Za-z0-9_-]{40,}$/);
   });
 
+  it('lets Sec-Fetch-Site decide when a browser sends it: behind a TLS proxy the Origin differs from what the service sees', async () => {
+    // The proxy terminates https://tools.example:8443 and talks plain HTTP to the service (no TRUST_PROXY).
+    const { cookie } = await cookieLogin();
+    const ok = await refresh(cookie, { origin: 'https://tools.example:8443', 'sec-fetch-site': 'same-origin' });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(refreshCookieOf(ok)).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+  });
+
   it('refuses Sec-Fetch-Site other than same-origin, even with a matching Origin', async () => {
     const { cookie } = await cookieLogin();
     for (const site of ['same-site', 'cross-site', 'none']) {

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.js';
 import { REFERENCE_KIT_NAME } from '../../src/db/seed.js';
 import { renderScene } from '../../src/synth/scene.js';
@@ -19,6 +19,7 @@ const SHOTS = path.join(PROJECT_ROOT, 'test-results/web');
 const ADMIN_PASSWORD = 'web-admin-password';
 const ENGINEER = { employee_number: '10234', full_name: 'Иванов Иван Иванович', role: 'engineer', password: 'engineer-pass-1' };
 const OTHER_ENGINEER = { employee_number: '10777', full_name: 'Сидоров Пётр', role: 'engineer', password: 'engineer-pass-2' };
+const LETTERED_ENGINEER = { employee_number: 'E-1042', full_name: 'Кузнецов Олег', role: 'engineer', password: 'engineer-pass-3' };
 const STOREKEEPER = { employee_number: 'S-01', full_name: 'Петрова Анна', role: 'storekeeper', password: 'store-pass-01' };
 
 describe('tool-room web app in Chromium', () => {
@@ -110,6 +111,7 @@ describe('tool-room web app in Chromium', () => {
     expect(engineer.status).toBe(201);
     engineerId = engineer.body.id;
     expect((await api('POST', '/api/v1/users', OTHER_ENGINEER)).status).toBe(201);
+    expect((await api('POST', '/api/v1/users', LETTERED_ENGINEER)).status).toBe(201);
     expect((await api('POST', '/api/v1/users', STOREKEEPER)).status).toBe(201);
     const kits = await api('GET', '/api/v1/toolkits');
     kitId = kits.body.items.find((k: { name: string }) => k.name === REFERENCE_KIT_NAME).id;
@@ -118,6 +120,12 @@ describe('tool-room web app in Chromium', () => {
     withoutPliers = (await renderScene({ seed: 910_002, kit: 'full', without: ['pliers'] })).jpeg;
     browser = await launchChromium();
   }, 180_000);
+
+  // Every test: no Content-Security-Policy violation, no uncaught error in any page.
+  afterEach(() => {
+    const seen = problems.splice(0);
+    expect(seen).toEqual([]);
+  });
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
@@ -141,11 +149,13 @@ describe('tool-room web app in Chromium', () => {
     await check(page, 'login');
     await signIn(page, STOREKEEPER.employee_number, STOREKEEPER.password);
     await check(page, 'counter');
-    // A misread badge (a number that only partly matches) never picks someone else.
-    await page.locator('#engineer').fill(ENGINEER.employee_number.slice(0, 4));
-    await page.locator('#engineer').press('Enter');
-    await page.getByText('Выберите инженера из списка').waitFor();
-    expect(await page.getByTestId('engineer-chosen').count()).toBe(0);
+    // A misread badge (a number that only partly matches, digits or not) never picks someone else.
+    for (const misread of [ENGINEER.employee_number.slice(0, 4), LETTERED_ENGINEER.employee_number.slice(0, 5)]) {
+      await page.locator('#engineer').fill(misread);
+      await page.locator('#engineer').press('Enter');
+      await page.getByText('Выберите инженера из списка').waitFor();
+      expect(await page.getByTestId('engineer-chosen').count()).toBe(0);
+    }
 
     await counterOperation(page, fullKit, 'checkout');
     const verdict = page.locator('[data-testid="result"] [data-status]').first();
@@ -213,6 +223,10 @@ describe('tool-room web app in Chromium', () => {
     await row.getByRole('link').click();
     await page.waitForURL(new RegExp(`/reviews/${checkinId}$`));
     await page.locator('[data-tool="pliers"]').waitFor();
+    // Nothing is chosen for the reviewer: no single click records the kit as complete.
+    const record = page.getByRole('button', { name: 'Записать решение' });
+    expect(await page.locator('input[name="decision"]:checked').count()).toBe(0);
+    expect(await record.isDisabled()).toBe(true);
     await page.locator('input[name="decision"][value="marked_missing"]').check();
     await page.locator('#count-pliers').fill('0');
     await page.locator('#note').fill('Пассатижи не вернули, составлен акт');
@@ -354,11 +368,16 @@ describe('tool-room web app in Chromium', () => {
     await page.getByText('Выход не выполнен').waitFor();
     expect(await page.getByTestId('current-user').count()).toBe(1);
     await page.context().setOffline(false);
+    // A second tab of the same browser follows the sign-out instead of going on with the session.
+    const other = await page.context().newPage();
+    await other.goto(`${server.baseUrl}/kits`);
+    await other.getByTestId('current-user').waitFor();
     await page.getByRole('button', { name: 'Выйти' }).click();
     await page.waitForURL(/\/login/);
+    await other.waitForURL(/\/login/);
+    await other.getByText('Сеанс завершён').waitFor();
     await page.reload();
     await page.waitForURL(/\/login/);
     await page.locator('#employee').waitFor();
-    expect(problems).toEqual([]);
   });
 });

@@ -68,9 +68,11 @@ function normalisedOrigin(value: string): string | null {
 
 /**
  * Before the refresh cookie is used: the request must come from a page of this origin.
- * Browsers tell with `Sec-Fetch-Site` (it must be `same-origin`) and `Origin` (it must be this
- * service's own scheme, host and port: `request.protocol` and `request.host`, which honour
- * TRUST_PROXY's X-Forwarded-Proto/-Host). A request with neither is no browser's: allowed.
+ * A browser that sends `Sec-Fetch-Site` decides it (it must be `same-origin`; no page script
+ * can set or change it), so a TLS-terminating proxy that rewrites scheme, host or port does not
+ * lock real users out. Only without it is `Origin` compared with this service's own scheme,
+ * host and port (`request.protocol` and `request.host`, which honour TRUST_PROXY). A request
+ * with neither is no browser's: allowed.
  */
 function assertSameOrigin(request: FastifyRequest): void {
   if (!fromThisOrigin(request)) {
@@ -83,7 +85,7 @@ function assertSameOrigin(request: FastifyRequest): void {
 
 function fromThisOrigin(request: FastifyRequest): boolean {
   const site = request.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin') return false;
+  if (site !== undefined) return site === 'same-origin';
   const origin = request.headers.origin;
   if (origin === undefined) return true;
   // An opaque origin ("null": sandboxed frames, file: pages) matches nothing.

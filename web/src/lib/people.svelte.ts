@@ -6,6 +6,9 @@ import { api, ok, type User } from './api/client';
 import { session } from './session.svelte';
 
 let cache: Promise<Map<number, User>> | null = null;
+session.onForget(() => {
+  cache = null;
+});
 
 export function people(): Promise<Map<number, User>> {
   const me = session.user;

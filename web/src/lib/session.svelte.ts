@@ -3,10 +3,13 @@
  * (scoped to /auth); the access token only in this module's memory. It is renewed a
  * minute before it expires, and on reload the cookie restores the session.
  *
- * Refresh tokens are single-use and a reused one ends the session (theft detection), so
- * tabs of one browser never refresh at the same time: the refresh runs under a Web Lock
- * shared by every tab, and a tab whose cookie was rotated by another meanwhile simply
- * spends the new one.
+ * The tabs of one browser share that cookie, and refresh tokens are single-use (a reused one
+ * ends the session), so tabs coordinate:
+ * - a refresh runs under a Web Lock shared by every tab (secure contexts: HTTPS, localhost);
+ * - every tab tells the others on a BroadcastChannel when it refreshed (they take the new
+ *   access token instead of refreshing themselves: the only guard over plain HTTP, with a
+ *   random delay so tabs woken together do not refresh at the same moment), signed in or
+ *   signed out (they follow: a tab never goes on as someone else).
  */
 import { ApiError, api, ok, problemOf, useTokens, type User } from './api/client';
 import { connection } from './connection.svelte';
@@ -19,6 +22,7 @@ let refreshing: Promise<boolean> | null = null;
 let timer: ReturnType<typeof setTimeout> | undefined;
 /** Bumped by sign-in and sign-out: a refresh answered after either is dropped. */
 let generation = 0;
+let onForget: () => void = () => undefined;
 
 interface Tokens {
   access_token: string;
@@ -26,13 +30,27 @@ interface Tokens {
   user: User;
 }
 
-function accept(tokens: Tokens): void {
+type Message = { type: 'tokens'; tokens: Tokens; expiresAt: number } | { type: 'signed-in'; userId: number } | { type: 'signed-out' };
+
+const channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('toolcontrol-session');
+const tell = (message: Message) => channel?.postMessage(message);
+const hasLocks = () => !!globalThis.navigator?.locks;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Transient: worth trying again (no connection, the service or its proxy briefly away). */
+const transient = (err: unknown) => err instanceof ApiError && (err.code === 'network' || [502, 503, 504].includes(err.status));
+
+function schedule(delayMs: number): void {
+  clearTimeout(timer);
+  timer = setTimeout(() => void timedRefresh(), Math.max(5_000, delayMs));
+}
+
+function accept(tokens: Tokens, at = Date.now() + tokens.expires_in * 1000): void {
   accessToken = tokens.access_token;
-  expiresAt = Date.now() + tokens.expires_in * 1000;
+  expiresAt = at;
   state.user = tokens.user;
   state.ended = false;
-  clearTimeout(timer);
-  timer = setTimeout(() => void refresh().catch(() => undefined), Math.max(5_000, (tokens.expires_in - 60) * 1000));
+  schedule(expiresAt - Date.now() - 60_000);
 }
 
 function forget(ended: boolean): void {
@@ -42,11 +60,24 @@ function forget(ended: boolean): void {
   clearTimeout(timer);
   state.user = null;
   state.ended = ended;
+  onForget();
 }
 
 function exclusive<T>(work: () => Promise<T>): Promise<T> {
   const locks = globalThis.navigator?.locks;
   return locks ? (locks.request('toolcontrol-refresh', work) as Promise<T>) : work();
+}
+
+async function timedRefresh(): Promise<void> {
+  const seen = expiresAt;
+  // Without Web Locks, tabs woken together would refresh at once: wait a moment, and skip if another tab did.
+  if (!hasLocks()) await sleep(Math.random() * 3_000);
+  if (expiresAt !== seen || !state.user) return;
+  try {
+    await refresh();
+  } catch {
+    schedule(30_000); // the server is away: try again soon, the session is not over
+  }
 }
 
 /**
@@ -55,7 +86,10 @@ function exclusive<T>(work: () => Promise<T>): Promise<T> {
  */
 function refresh(): Promise<boolean> {
   const started = generation;
+  const before = expiresAt;
   refreshing ??= exclusive(async () => {
+    // Another tab refreshed while this one waited for the lock: its token is here already.
+    if (expiresAt !== before && accessToken && Date.now() < expiresAt - 30_000) return true;
     let res: Response;
     try {
       res = await fetch('/auth/refresh', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', credentials: 'same-origin' });
@@ -71,7 +105,14 @@ function refresh(): Promise<boolean> {
     }
     if (res.status === 503) connection.markUnavailable();
     if (!res.ok) throw problemOf(res.status, await res.json().catch(() => null));
-    accept((await res.json()) as Tokens);
+    const tokens = (await res.json()) as Tokens;
+    // The cookie belongs to whoever signed in last in this browser: never go on as them.
+    if (state.user && tokens.user.id !== state.user.id) {
+      forget(true);
+      return false;
+    }
+    accept(tokens);
+    tell({ type: 'tokens', tokens, expiresAt });
     return true;
   }).finally(() => {
     refreshing = null;
@@ -79,15 +120,32 @@ function refresh(): Promise<boolean> {
   return refreshing;
 }
 
+channel?.addEventListener('message', (event: MessageEvent<Message>) => {
+  const message = event.data;
+  if (message.type === 'tokens') {
+    if (state.user?.id === message.tokens.user.id) accept(message.tokens, message.expiresAt);
+  } else if (message.type === 'signed-in') {
+    if (state.user && state.user.id !== message.userId) forget(true);
+  } else if (message.type === 'signed-out') {
+    if (state.user) forget(true);
+  }
+});
+
 useTokens(
   async () => {
-    if (accessToken && Date.now() > expiresAt - 30_000) await refresh().catch(() => false);
+    if (accessToken && Date.now() > expiresAt - 30_000) {
+      try {
+        await refresh();
+      } catch (err) {
+        // Sending a token known to be expired would read as a signed-out user: say what really failed.
+        if (Date.now() >= expiresAt) throw err;
+      }
+    }
     return accessToken;
   },
-  () => forget(true),
+  // A 401 on an API call: the session ends only if the refresh cookie is refused too.
+  () => void refresh().catch(() => undefined),
 );
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const session = {
   get user() {
@@ -96,7 +154,7 @@ export const session = {
   get ready() {
     return state.ready;
   },
-  /** The session ended by itself (expired, revoked): the sign-in screen says so. */
+  /** The session ended by itself (expired, revoked, another sign-in): the sign-in screen says so. */
   get ended() {
     return state.ended;
   },
@@ -107,6 +165,10 @@ export const session = {
   get isStaff() {
     return state.user?.role === 'storekeeper' || state.user?.role === 'admin';
   },
+  /** Called whenever the session ends (caches of the user's data are dropped). */
+  onForget(handler: () => void) {
+    onForget = handler;
+  },
   /** On load: the cookie's session, if any. While the server cannot be reached, the banner shows and it tries again. */
   async restore(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -114,9 +176,8 @@ export const session = {
         await refresh();
         break;
       } catch (err) {
-        // Only an unreachable or unavailable server is worth waiting for; any other refusal means signing in again.
-        const transient = err instanceof ApiError && (err.code === 'network' || err.status === 503);
-        if (!transient) break;
+        // Only an unreachable or briefly unavailable server is worth waiting for; any other refusal means signing in again.
+        if (!transient(err)) break;
         await sleep(Math.min(10_000, 1_000 * 2 ** attempt));
       }
     }
@@ -124,16 +185,25 @@ export const session = {
   },
   async login(employeeNumber: string, password: string): Promise<void> {
     generation += 1;
-    const tokens = ok(await api.POST('/auth/login', { body: { employee_number: employeeNumber, password, cookie: true } }));
+    // Under the lock: a refresh in another tab must not spend the cookie this login replaces.
+    const tokens = await exclusive(async () => ok(await api.POST('/auth/login', { body: { employee_number: employeeNumber, password, cookie: true } })));
     accept(tokens as Tokens);
+    tell({ type: 'signed-in', userId: (tokens as Tokens).user.id });
   },
   /**
-   * Ends the session on the server (and its cookie). If the server cannot be reached the
-   * user stays signed in and the error is thrown: on a shared counter tablet, looking signed
-   * out while the cookie still works would hand the next person this session.
+   * Ends the session on the server (and its cookie), and in every tab. If the server cannot be
+   * reached the user stays signed in and the error is thrown: on a shared counter tablet,
+   * looking signed out while the session still works would hand the next person this session.
+   * Once the server has answered at all it has cleared the cookie, so this tab lets go too.
    */
   async logout(): Promise<void> {
-    ok(await api.POST('/auth/logout', { body: {} }));
+    try {
+      ok(await api.POST('/auth/logout', { body: {} }));
+    } catch (err) {
+      const refused = err instanceof ApiError && (err.code === 'network' || err.code === 'auth.cross_site');
+      if (refused) throw err;
+    }
     forget(false);
+    tell({ type: 'signed-out' });
   },
 };
