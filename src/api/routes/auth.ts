@@ -159,9 +159,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
         description:
           'The refresh token is spent: use the one returned. Presenting a spent token again revokes every token of its session (401). ' +
           'Without `refresh_token` in the body (the body may be left out) the cookie `toolcontrol_refresh` is spent, and the next ' +
-          'token goes back into the cookie, not the body; a cookie that is refused (401) is cleared. Neither: 401 `auth.refresh_missing`.',
+          'token goes back into the cookie, not the body; a cookie that is refused (401) is cleared. Neither: 401 `auth.refresh_missing`. ' +
+          'The cookie is accepted only from pages of this origin (403 `auth.cross_site`).',
         body: RefreshBody,
-        response: { 200: TokenResponse, ...problems(400, 401) },
+        response: { 200: TokenResponse, ...problems(400, 401, 403) },
       },
     },
     async (request, reply) => {
@@ -197,9 +198,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
         description:
           'Every access token issued in that session stops working at once. Unknown tokens are ignored. ' +
           'The token is the body\'s `refresh_token`, else the cookie `toolcontrol_refresh` (the body may be left out); ' +
-          'the cookie is always cleared.',
+          'the cookie is always cleared. With the cookie, only from pages of this origin (403 `auth.cross_site`, nothing revoked or cleared).',
         body: RefreshBody,
-        response: { 200: OkResponse, ...problems(400) },
+        response: { 200: OkResponse, ...problems(400, 403) },
       },
     },
     async (request, reply) => {
@@ -241,7 +242,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app,
           'Wrong current passwords count towards the login limit (429 with Retry-After).',
         security: bearerSecurity,
         body: ChangePasswordBody,
-        response: { 200: PasswordChangedResponse, ...problems(400, 401, 429) },
+        response: { 200: PasswordChangedResponse, ...problems(400, 401, 403, 429) },
       },
     },
     async (request, reply) => {

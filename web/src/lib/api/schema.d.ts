@@ -387,7 +387,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a refresh token for new tokens
-         * @description The refresh token is spent: use the one returned. Presenting a spent token again revokes every token of its session (401). Without `refresh_token` in the body (the body may be left out) the cookie `toolcontrol_refresh` is spent, and the next token goes back into the cookie, not the body; a cookie that is refused (401) is cleared. Neither: 401 `auth.refresh_missing`.
+         * @description The refresh token is spent: use the one returned. Presenting a spent token again revokes every token of its session (401). Without `refresh_token` in the body (the body may be left out) the cookie `toolcontrol_refresh` is spent, and the next token goes back into the cookie, not the body; a cookie that is refused (401) is cleared. Neither: 401 `auth.refresh_missing`. The cookie is accepted only from pages of this origin (403 `auth.cross_site`).
          */
         post: {
             parameters: {
@@ -443,6 +443,15 @@ export interface paths {
                         "application/json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -462,7 +471,7 @@ export interface paths {
         put?: never;
         /**
          * Log out: revoke the session of a refresh token
-         * @description Every access token issued in that session stops working at once. Unknown tokens are ignored. The token is the body's `refresh_token`, else the cookie `toolcontrol_refresh` (the body may be left out); the cookie is always cleared.
+         * @description Every access token issued in that session stops working at once. Unknown tokens are ignored. The token is the body's `refresh_token`, else the cookie `toolcontrol_refresh` (the body may be left out); the cookie is always cleared. With the cookie, only from pages of this origin (403 `auth.cross_site`, nothing revoked or cleared).
          */
         post: {
             parameters: {
@@ -494,6 +503,15 @@ export interface paths {
                 };
                 /** @description RFC 9457 problem details */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -628,6 +646,15 @@ export interface paths {
                 };
                 /** @description RFC 9457 problem details */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
