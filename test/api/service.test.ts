@@ -1,7 +1,11 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { buildTestApp } from '../helpers/app.js';
+import { tempDir } from '../helpers/config.js';
+import { TEST_REDIS_URL } from '../helpers/databases.js';
 import { createScriptedDetector } from '../helpers/fake-detector.js';
+import { createTcpProxy } from '../helpers/tcp-proxy.js';
 
 describe('service routes', () => {
   let t: TestApp;
@@ -16,6 +20,30 @@ describe('service routes', () => {
     expect(res.json()).toMatchObject({ name: 'toolcontrol', version: expect.any(String), model: { loaded: false } });
   });
 
+  it('names the model by its file name, never its directory on the server, in / and health', async () => {
+    expect(path.isAbsolute(t.config.model.path)).toBe(true);
+    for (const url of ['/', '/base/health', '/base/ready']) {
+      const res = await t.app.inject({ url });
+      expect(res.json().model.path, url).toBe('toolcontrol-yolo.onnx');
+      expect(res.body, url).not.toContain(path.dirname(t.config.model.path));
+    }
+  });
+
+  it('keeps the directory out of the model error too (a missing MODEL_PATH)', async () => {
+    const tmp = tempDir('toolcontrol-secret-dir-');
+    const missing = await buildTestApp({ env: { MODEL_PATH: path.join(tmp.dir, 'best.onnx') }, overrides: { detector: undefined } });
+    try {
+      for (const url of ['/', '/base/health']) {
+        const res = await missing.app.inject({ url });
+        expect(res.json().model, url).toMatchObject({ loaded: false, path: 'best.onnx', error: expect.stringContaining('best.onnx') });
+        expect(res.body, url).not.toContain(tmp.dir);
+      }
+    } finally {
+      await missing.close();
+      tmp.cleanup();
+    }
+  });
+
   it('GET /base/health reports the database, Redis and the model', async () => {
     const res = await t.app.inject({ url: '/base/health' });
     expect(res.statusCode).toBe(200);
@@ -23,6 +51,8 @@ describe('service routes', () => {
     expect(body.postgres).toMatchObject({ ok: true, kind: 'pglite' });
     expect(body.postgres.latency_ms).toBeGreaterThanOrEqual(0);
     expect(body.redis).toBe('not_configured');
+    // The seed backend's shape (its base.py), for its clients.
+    expect(body.services).toEqual({ postgresql: 'connected', redis: 'not_configured' });
     // No model in this app: the service still serves, degraded.
     expect(body.status).toBe('degraded');
     expect(body.model.loaded).toBe(false);
@@ -93,10 +123,40 @@ describe('service routes with the database down', () => {
       const bad = await t.app.inject({ url: '/base/health' });
       expect(bad.statusCode).toBe(503);
       expect(bad.json()).toMatchObject({ status: 'down', postgres: { ok: false, error: 'connection refused' } });
+      expect(bad.json().services).toEqual({ postgresql: 'disconnected', redis: 'not_configured' });
       down = false;
-      expect((await t.app.inject({ url: '/base/health' })).statusCode).toBe(200);
+      const good = await t.app.inject({ url: '/base/health' });
+      expect(good.statusCode).toBe(200);
+      expect(good.json().services.postgresql).toBe('connected');
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe.skipIf(!TEST_REDIS_URL)('service routes with Redis', () => {
+  it('reports Redis connected, disconnected while it does not answer, and connected again', async () => {
+    const target = new URL(TEST_REDIS_URL!);
+    const proxy = await createTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const t = await buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}/0` } });
+    const services = async () => (await t.app.inject({ url: '/base/health' })).json().services;
+    const eventually = async (want: string) => {
+      for (let i = 0; i < 100 && (await services()).redis !== want; i++) await new Promise((r) => setTimeout(r, 100));
+      return services();
+    };
+    try {
+      // The client connects in the background.
+      expect(await eventually('connected')).toEqual({ postgresql: 'connected', redis: 'connected' });
+      await proxy.stop();
+      expect(await eventually('disconnected')).toEqual({ postgresql: 'connected', redis: 'disconnected' });
+      const res = await t.app.inject({ url: '/base/health' });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({ status: 'degraded', redis: { ok: false } });
+      await proxy.start();
+      expect((await eventually('connected')).redis).toBe('connected');
+    } finally {
+      await t.close();
+      await proxy.stop();
     }
   });
 });

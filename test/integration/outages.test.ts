@@ -58,6 +58,7 @@ describe.runIf(enabled)('outages of PostgreSQL and Redis', () => {
     // The Redis connection is made in the background at start.
     const res = await eventually(health, (r) => r.json().redis.ok === true);
     expect(res.json(), res.body).toMatchObject({ postgres: { ok: true, kind: 'postgres' }, redis: { ok: true } });
+    expect(res.json().services).toEqual({ postgresql: 'connected', redis: 'connected' });
   });
 
   it('degrades without Redis, keeps serving, and recovers', async () => {
@@ -65,12 +66,14 @@ describe.runIf(enabled)('outages of PostgreSQL and Redis', () => {
     const down = await eventually(health, (r) => r.json().redis.ok === false);
     expect(down.statusCode).toBe(200);
     expect(down.json().status).not.toBe('ok');
+    expect(down.json().services).toEqual({ postgresql: 'connected', redis: 'disconnected' });
     // The cache degrades to misses instead of failing requests.
     expect(await t.deps.cache.get('anything')).toBeNull();
     await t.deps.cache.set('anything', 'x', 5);
     await redisProxy.start();
     const up = await eventually(health, (r) => r.json().redis.ok === true);
     expect(up.json().redis).toEqual({ ok: true });
+    expect(up.json().services.redis).toBe('connected');
   });
 
   it('answers 503 without PostgreSQL and recovers when it is back', async () => {
@@ -78,9 +81,11 @@ describe.runIf(enabled)('outages of PostgreSQL and Redis', () => {
     const down = await eventually(health, (r) => r.statusCode === 503);
     expect(down.statusCode).toBe(503);
     expect(down.json().postgres.ok).toBe(false);
+    expect(down.json().services.postgresql).toBe('disconnected');
     await pgProxy.start();
     const up = await eventually(health, (r) => r.statusCode === 200);
     expect(up.json().postgres.ok).toBe(true);
+    expect(up.json().services.postgresql).toBe('connected');
   });
 });
 

@@ -7,7 +7,7 @@ import { prefersHtml, sendShell, varyOnAccept, type WebApp } from '../plugins/we
 const ModelStatusSchema = Type.Object(
   {
     loaded: Type.Boolean(),
-    path: Type.String(),
+    path: Type.String({ description: "The model's file name (e.g. `toolcontrol-yolo.onnx`), never its directory on the server" }),
     sha256: Type.Optional(Type.String()),
     task: Type.Optional(Type.String()),
     names: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -29,6 +29,13 @@ const HealthSchema = Type.Object({
     error: Type.Optional(Type.String()),
   }),
   redis: Type.Union([Type.Object({ ok: Type.Boolean() }), Type.Literal('not_configured')]),
+  services: Type.Object(
+    {
+      postgresql: Type.Union([Type.Literal('connected'), Type.Literal('disconnected')]),
+      redis: Type.Union([Type.Literal('connected'), Type.Literal('disconnected'), Type.Literal('not_configured')]),
+    },
+    { description: "The seed backend's `services` (its /base/health): the same checks as `postgres` and `redis`" },
+  ),
   model: Type.Ref('ModelStatus'),
 });
 
