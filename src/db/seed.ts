@@ -1,6 +1,7 @@
 /**
  * Default data, inserted when absent (the seed's utils/mock.py): the 11 tools of
- * the reference kit, aliases for their keys, the reference kit, and the first admin.
+ * the reference kit, aliases for their keys, names and seed ids, the reference kit, and the
+ * first admin.
  * Idempotent: running it again changes nothing.
  */
 import crypto from 'node:crypto';
@@ -47,10 +48,18 @@ export async function seedDefaults(db: Db, options: SeedOptions): Promise<void> 
       options.logger.info({ tools: inserted.length }, 'default tools and reference kit created');
     }
 
-    // Every key (and its Russian name) maps to itself, so models exported with either work.
+    // Every key (and its Russian name) maps to itself, so models exported with either work; and
+    // the seed team's tool ids '1'…'11' (its utils/mock.py, the order of TOOL_CLASSES), the class
+    // names of its YOLO11-L. Only absent names are added: an admin's own alias of a name stays.
     await tx
       .insert(modelClassAliases)
-      .values(TOOL_CLASSES.flatMap((c) => [{ modelClassName: c.key, classKey: c.key }, { modelClassName: c.name, classKey: c.key }]))
+      .values(
+        TOOL_CLASSES.flatMap((c, i) => [
+          { modelClassName: c.key, classKey: c.key },
+          { modelClassName: c.name, classKey: c.key },
+          { modelClassName: String(i + 1), classKey: c.key },
+        ]),
+      )
       .onConflictDoNothing();
 
     const [admin] = await tx.select({ id: users.id }).from(users).where(eq(users.role, 'admin')).limit(1);

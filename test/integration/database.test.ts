@@ -69,13 +69,56 @@ describe.each(BACKENDS)('database on %s', (backend) => {
     expect(items).toHaveLength(11);
     expect(items.every((i) => i.quantity === 1)).toBe(true);
 
+    // Key, Russian name and the seed team's tool id ('1'…'11') of each of the 11 tools.
     const [aliasCount] = await database.db.select({ n: count() }).from(modelClassAliases);
-    expect(aliasCount!.n).toBe(22);
+    expect(aliasCount!.n).toBe(33);
 
     const admins = await database.db.select().from(users).where(eq(users.role, 'admin'));
     expect(admins).toHaveLength(1);
     expect(admins[0]!.employeeNumber).toBe('chief');
     expect(await verifyPassword(admins[0]!.passwordHash, 'chief-password')).toBe(true);
+  });
+
+  it("maps the seed team's tool ids '1'…'11' to the tools in its utils/mock.py order, and a second seed changes nothing", async () => {
+    await seedDefaults(database.db, { admin, logger: silentLogger });
+    const before = await database.db.select().from(modelClassAliases).orderBy(modelClassAliases.modelClassName);
+    const ids = Object.fromEntries(before.filter((a) => /^\d+$/.test(a.modelClassName)).map((a) => [a.modelClassName, a.classKey]));
+    // utils/mock.py: 1 Отвертка «-», 2 Отвертка «+», 3 Отвертка на смещенный крест, … 7 Шэрница, … 11 Бокорезы.
+    expect(ids).toEqual({
+      '1': 'screwdriver_flat',
+      '2': 'screwdriver_phillips',
+      '3': 'screwdriver_offset_phillips',
+      '4': 'brace',
+      '5': 'safety_wire_pliers',
+      '6': 'pliers',
+      '7': 'shernitsa',
+      '8': 'adjustable_wrench',
+      '9': 'oil_can_opener',
+      '10': 'combination_wrench_3_4',
+      '11': 'side_cutters',
+    });
+    // …which is the register's order (DESIGN.md's table, TOOL_CLASSES).
+    expect(TOOL_CLASSES.map((_c, i) => ids[String(i + 1)])).toEqual(TOOL_CLASSES.map((c) => c.key));
+
+    await seedDefaults(database.db, { admin, logger: silentLogger });
+    expect(await database.db.select().from(modelClassAliases).orderBy(modelClassAliases.modelClassName)).toEqual(before);
+  });
+
+  it("adds the tool ids to a database seeded before them, and keeps an admin's own alias '3'", async () => {
+    // A database of an earlier version: keys and names only; its admin mapped '3' to pliers.
+    await database.db.delete(modelClassAliases).where(sql`${modelClassAliases.modelClassName} ~ '^[0-9]+$'`);
+    const adminSet = new Date('2025-01-02T03:04:05Z');
+    await database.db.insert(modelClassAliases).values({ modelClassName: '3', classKey: 'pliers', updatedAt: adminSet });
+
+    await seedDefaults(database.db, { admin, logger: silentLogger });
+    await seedDefaults(database.db, { admin, logger: silentLogger });
+
+    const aliases = await database.db.select().from(modelClassAliases);
+    const byName = new Map(aliases.map((a) => [a.modelClassName, a]));
+    expect(byName.get('3')).toMatchObject({ classKey: 'pliers', updatedAt: adminSet });
+    expect(byName.get('1')?.classKey).toBe('screwdriver_flat');
+    expect(byName.get('11')?.classKey).toBe('side_cutters');
+    expect(aliases).toHaveLength(33);
   });
 
   it('refuses a non-positive item quantity', async () => {
