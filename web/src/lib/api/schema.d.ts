@@ -126,6 +126,11 @@ export interface paths {
                             redis: {
                                 ok: boolean;
                             } | "not_configured";
+                            /** @description The seed backend's `services` (its /base/health): the same checks as `postgres` and `redis` */
+                            services: {
+                                postgresql: "connected" | "disconnected";
+                                redis: "connected" | "disconnected" | "not_configured";
+                            };
                             model: components["schemas"]["ModelStatus"];
                         };
                     };
@@ -147,6 +152,11 @@ export interface paths {
                             redis: {
                                 ok: boolean;
                             } | "not_configured";
+                            /** @description The seed backend's `services` (its /base/health): the same checks as `postgres` and `redis` */
+                            services: {
+                                postgresql: "connected" | "disconnected";
+                                redis: "connected" | "disconnected" | "not_configured";
+                            };
                             model: components["schemas"]["ModelStatus"];
                         };
                     };
@@ -198,6 +208,11 @@ export interface paths {
                             redis: {
                                 ok: boolean;
                             } | "not_configured";
+                            /** @description The seed backend's `services` (its /base/health): the same checks as `postgres` and `redis` */
+                            services: {
+                                postgresql: "connected" | "disconnected";
+                                redis: "connected" | "disconnected" | "not_configured";
+                            };
                             model: components["schemas"]["ModelStatus"];
                         };
                     };
@@ -219,6 +234,11 @@ export interface paths {
                             redis: {
                                 ok: boolean;
                             } | "not_configured";
+                            /** @description The seed backend's `services` (its /base/health): the same checks as `postgres` and `redis` */
+                            services: {
+                                postgresql: "connected" | "disconnected";
+                                redis: "connected" | "disconnected" | "not_configured";
+                            };
                             model: components["schemas"]["ModelStatus"];
                         };
                     };
@@ -3943,6 +3963,7 @@ export interface components {
         };
         ModelStatus: {
             loaded: boolean;
+            /** @description The model's file name (e.g. `toolcontrol-yolo.onnx`), never its directory on the server */
             path: string;
             sha256?: string;
             task?: string;
