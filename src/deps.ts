@@ -24,6 +24,7 @@ import { createFsMediaStore, type MediaStore } from './media/media-store.js';
 import { annotateImage } from './media/annotate.js';
 import { createRecognitionCatalog } from './repositories/recognition-catalog.js';
 import { createPredictionsRepository } from './repositories/predictions.js';
+import { createSeedRegister } from './repositories/seed-register.js';
 import { createKitCustodyRepository, createOperationsRepository } from './repositories/operations.js';
 import { findUserById } from './repositories/users-repository.js';
 import { createRecognitionService, type AnnotationRequest } from './services/recognition-service.js';
@@ -150,7 +151,8 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       }),
       metrics,
     );
-    const predictions = createPredictionService({ recognition, annotate, media, predictions: repositories.predictions, logger });
+    const seedRegister = createSeedRegister(db);
+    const predictions = createPredictionService({ recognition, annotate, media, predictions: repositories.predictions, seedRegister, logger });
     const batch = createBatchService({
       predictions,
       recognition,

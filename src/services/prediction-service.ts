@@ -12,6 +12,7 @@ import { newMediaKey } from '../media/media-store.js';
 import type { PredictionsRepository } from '../repositories/predictions.js';
 import type { Logger } from '../shared/logger.js';
 import type { AnnotationRequest, Recognition, RecognitionService, ToolDetection } from './recognition-service.js';
+import { seedPredictFields, type SeedPredictFields, type SeedRegisterSource } from './seed-fields.js';
 
 export interface PredictionResult extends Omit<Recognition, 'annotated'> {
   id: string;
@@ -29,6 +30,8 @@ export function createPredictionService(deps: {
   annotate: (request: AnnotationRequest) => Promise<Buffer>;
   media: MediaStore;
   predictions: PredictionsRepository;
+  /** The register for seed 000's own /predict/ fields (`predictWithSeedFields`). */
+  seedRegister: SeedRegisterSource;
   logger: Logger;
 }) {
   interface PredictInput {
@@ -63,6 +66,12 @@ export function createPredictionService(deps: {
 
   async function predict(input: PredictInput): Promise<PredictionResult> {
     return (await run(input, null)).prediction;
+  }
+
+  /** `predict`, plus the fields seed 000's backend answered /predict/ with (its `PredictResponse`). */
+  async function predictWithSeedFields(input: PredictInput): Promise<PredictionResult & SeedPredictFields> {
+    const [prediction, register] = await Promise.all([predict(input), deps.seedRegister.forKit(input.toolkitId)]);
+    return { ...prediction, ...seedPredictFields(prediction, register) };
   }
 
   /**
@@ -106,7 +115,7 @@ export function createPredictionService(deps: {
     return true;
   }
 
-  return { predict, predictStored, drawDeferred };
+  return { predict, predictWithSeedFields, predictStored, drawDeferred };
 }
 
 function toStoredResult(recognition: Omit<Recognition, 'annotated'>): Record<string, unknown> {

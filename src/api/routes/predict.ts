@@ -22,8 +22,11 @@ export async function predictRoutes(app: FastifyInstance, { deps }: { deps: Deps
         ...upload.schema,
         tags: ['recognition'],
         summary: 'Recognise the tools in one photo and compare them with a kit (no operation recorded)',
+        description:
+          "A Prediction, plus the fields seed 000's own backend answered with (`PredictResponse`: found_tools, hand_check, " +
+          'processed_image_url, ml_predictions, inference_time_ms), so its frontend and clients read the answer unchanged.',
         security: [{ bearerAuth: [] }],
-        response: { 200: Type.Ref('Prediction'), ...problems(400, 401, 404, 413, 415, 422, 503) },
+        response: { 200: Type.Ref('PredictResponse'), ...problems(400, 401, 404, 413, 415, 422, 503) },
       },
     },
     async (request) => {
@@ -34,7 +37,7 @@ export async function predictRoutes(app: FastifyInstance, { deps }: { deps: Deps
           errors: [{ field: 'image', message: 'exactly one file is required' }],
         });
       }
-      return deps.services.predictions.predict({
+      return deps.services.predictions.predictWithSeedFields({
         userId: request.user.id,
         image: image.data,
         toolkitId: fields.toolkit_id,

@@ -90,7 +90,39 @@ export const PredictionSchema = Type.Object(
   { $id: 'Prediction' },
 );
 
-export const recognitionSchemas = [DetectionSchema, ComparisonSchema, ModelIdentitySchema, ThresholdsSchema, PredictionSchema];
+/** seed 000's `ToolInfo`: a tool of the register. */
+export const ToolInfoSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    name: Type.String(),
+    serial_number: Type.String({ description: "The register's serial number; '' when it has none" }),
+    category: Type.String({ description: "The register's category; '' when it has none" }),
+  },
+  { $id: 'ToolInfo', description: "A tool of the register, as seed 000's backend showed it" },
+);
+
+const FOUND_TOOLS = 'The kit\'s tools whose class was detected (counted detections, not uncertain ones), each once';
+const HAND_CHECK = 'true when the comparison status is not `success`';
+const ML_PREDICTIONS =
+  "The tool id of each counted detection, in detection order: the kit's tool of its class, else the register's (lowest id); " +
+  'detections mapping to no tool of the register are left out';
+
+/** The fields of seed 000's `PredictResponse`, as /predict/ adds them to a Prediction. */
+const seedPredictProperties = {
+  found_tools: Type.Array(Type.Ref('ToolInfo'), { description: FOUND_TOOLS }),
+  hand_check: Type.Boolean({ description: HAND_CHECK }),
+  processed_image_url: Type.String({ description: 'The annotated image: the same as `image_url`' }),
+  ml_predictions: Type.Array(Type.Integer(), { description: ML_PREDICTIONS }),
+  inference_time_ms: Type.Number({ description: "The model's inference time (`timings_ms.inference`; 0 when the detections came from the cache)" }),
+};
+
+/** /predict/: a Prediction and seed 000's `PredictResponse` fields. */
+export const PredictResponseSchema = Type.Object(
+  { ...PredictionSchema.properties, ...seedPredictProperties },
+  { $id: 'PredictResponse', description: "A Prediction, with the fields of seed 000's `PredictResponse` (found_tools … inference_time_ms)" },
+);
+
+export const recognitionSchemas = [DetectionSchema, ComparisonSchema, ModelIdentitySchema, ThresholdsSchema, PredictionSchema, ToolInfoSchema, PredictResponseSchema];
 
 export const PredictFieldsSchema = Type.Object({
   toolkit_id: Type.Integer({ minimum: 1, description: 'Kit to compare with' }),

@@ -2320,7 +2320,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Recognise the tools in one photo and compare them with a kit (no operation recorded) */
+        /**
+         * Recognise the tools in one photo and compare them with a kit (no operation recorded)
+         * @description A Prediction, plus the fields seed 000's own backend answered with (`PredictResponse`: found_tools, hand_check, processed_image_url, ml_predictions, inference_time_ms), so its frontend and clients read the answer unchanged.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2344,13 +2347,13 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Default Response */
+                /** @description A Prediction, with the fields of seed 000's `PredictResponse` (found_tools … inference_time_ms) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Prediction"];
+                        "application/json": components["schemas"]["PredictResponse"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -3844,6 +3847,56 @@ export interface components {
                 total: number;
                 cache?: "hit" | "miss";
             };
+        };
+        /** @description A tool of the register, as seed 000's backend showed it */
+        ToolInfo: {
+            id: number;
+            name: string;
+            /** @description The register's serial number; '' when it has none */
+            serial_number: string;
+            /** @description The register's category; '' when it has none */
+            category: string;
+        };
+        /** @description A Prediction, with the fields of seed 000's `PredictResponse` (found_tools … inference_time_ms) */
+        PredictResponse: {
+            /** Format: uuid */
+            id: string;
+            toolkit: {
+                id: number;
+                name: string;
+            };
+            detections: components["schemas"]["Detection"][];
+            counts: {
+                [key: string]: number;
+            };
+            comparison: components["schemas"]["KitComparison"];
+            unmapped: string[];
+            /** @description Annotated image; GET it with the same bearer token */
+            image_url: string;
+            model: components["schemas"]["ModelIdentity"];
+            thresholds: components["schemas"]["AppliedThresholds"];
+            image: {
+                width: number;
+                height: number;
+            };
+            timings_ms: {
+                decode: number;
+                inference: number;
+                postprocess: number;
+                annotate: number;
+                total: number;
+                cache?: "hit" | "miss";
+            };
+            /** @description The kit's tools whose class was detected (counted detections, not uncertain ones), each once */
+            found_tools: components["schemas"]["ToolInfo"][];
+            /** @description true when the comparison status is not `success` */
+            hand_check: boolean;
+            /** @description The annotated image: the same as `image_url` */
+            processed_image_url: string;
+            /** @description The tool id of each counted detection, in detection order: the kit's tool of its class, else the register's (lowest id); detections mapping to no tool of the register are left out */
+            ml_predictions: number[];
+            /** @description The model's inference time (`timings_ms.inference`; 0 when the detections came from the cache) */
+            inference_time_ms: number;
         };
         Operation: {
             id: number;
