@@ -156,6 +156,7 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
     const batch = createBatchService({
       predictions,
       recognition,
+      seedRegister,
       modelReady: () => detector !== null,
       zipLimits: config.jobs.zip,
       syncLimit: config.jobs.syncBatchLimit,

@@ -11,15 +11,20 @@ import type { SkippedEntry, ItemError } from '../db/schema/index.js';
 import { countCandidates, forEachImage, summarise, type BatchSummary, type UploadSource } from './batch-input.js';
 import type { PredictionResult, PredictionService } from './prediction-service.js';
 import type { RecognitionService } from './recognition-service.js';
+import { seedBatchItemFields, seedFailedItemFields, type SeedBatchItemFields, type SeedRegisterSource } from './seed-fields.js';
 
-export interface BatchItemResult {
+/** toolcontrol's item, and seed 000's `BatchImageResult` fields (its `filename` is the same). */
+export type BatchItemResult = {
   index: number;
   filename: string;
   prediction: PredictionResult | null;
   error: ItemError | null;
-}
+} & SeedBatchItemFields;
 
 export interface BatchResult {
+  /** seed 000 `BatchPredictResponse`: images with a result, images without one (skipped entries are neither). */
+  successful_images: number;
+  failed_images: number;
   results: BatchItemResult[];
   skipped: SkippedEntry[];
   summary: BatchSummary;
@@ -48,6 +53,7 @@ export class BatchTooLargeError extends AppError {
 export function createBatchService(deps: {
   predictions: Pick<PredictionService, 'predict'>;
   recognition: Pick<RecognitionService, 'loadKit'>;
+  seedRegister: SeedRegisterSource;
   modelReady: () => boolean;
   zipLimits: ZipLimits;
   syncLimit: number;
@@ -60,6 +66,7 @@ export function createBatchService(deps: {
     await deps.recognition.loadKit(input.toolkitId, { requireActive: false });
     const candidates = await countCandidates(input.source, deps.zipLimits);
     if (candidates > deps.syncLimit) throw new BatchTooLargeError(candidates, deps.syncLimit);
+    const register = await deps.seedRegister.forKit(input.toolkitId);
 
     const started = performance.now();
     const results: BatchItemResult[] = [];
@@ -71,12 +78,13 @@ export function createBatchService(deps: {
           toolkitId: input.toolkitId,
           ...(input.confidence !== undefined ? { confidence: input.confidence } : {}),
         });
-        results.push({ index: image.index, filename: image.name, prediction, error: null });
+        results.push({ index: image.index, filename: image.name, prediction, error: null, ...seedBatchItemFields(prediction, register) });
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) {
           deps.logger.error({ filename: image.name, err: (err as Error).message }, 'batch image failed');
         }
-        results.push({ index: image.index, filename: image.name, prediction: null, error: itemError(err) });
+        const error = itemError(err);
+        results.push({ index: image.index, filename: image.name, prediction: null, error, ...seedFailedItemFields(error) });
       }
     });
     const summary = summarise(results, { images: results.length, skipped: skipped.length });
@@ -84,7 +92,7 @@ export function createBatchService(deps: {
       { source: input.source.kind, toolkitId: input.toolkitId, ...summary, ms: Math.round(performance.now() - started) },
       'batch recognised',
     );
-    return { results, skipped, summary };
+    return { successful_images: summary.processed, failed_images: summary.failed, results, skipped, summary };
   }
 
   return { predict };

@@ -1,13 +1,14 @@
 /**
- * Seed 000's own /predict/ fields (its PredictResponse) on top of toolcontrol's,
- * through the API with a scripted detector.
+ * Seed 000's own /predict/* fields (its PredictResponse, BatchPredictResponse and
+ * BatchImageResult) on top of toolcontrol's, through the API with a scripted detector.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOOL_CLASSES } from '../../src/domain/tool-classes.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { createScriptedDetector, kitWithout, solidJpeg, type ScriptedDetection } from '../helpers/fake-detector.js';
+import { createScriptedDetector, FULL_KIT, kitWithout, solidJpeg, type ScriptedDetection } from '../helpers/fake-detector.js';
 import { multipartBody } from '../helpers/multipart.js';
 import { createUser } from '../helpers/users.js';
+import { buildZip } from '../helpers/zip-builder.js';
 
 interface RegisterTool {
   id: number;
@@ -39,7 +40,7 @@ describe("seed 000's /predict/* fields", () => {
 
   beforeAll(async () => {
     const detector = createScriptedDetector((image) => scenes.get(image.toString('base64')) ?? []);
-    t = await buildTestApp({ overrides: { detector } });
+    t = await buildTestApp({ overrides: { detector }, env: { SYNC_BATCH_LIMIT: '4' } });
     admin = { authorization: `Bearer ${await t.login()}` };
     auth = (await createUser(t, await t.login(), 'engineer', 'seed-fields')).auth;
     refKit = (await t.app.inject({ url: '/api/v1/toolkits', headers: auth })).json().items[0];
@@ -124,5 +125,77 @@ describe("seed 000's /predict/* fields", () => {
     expect(res.hand_check).toBe(true);
     expect(res.found_tools).toEqual([{ id: spare.id, name: 'Пассатижи №2', serial_number: '', category: '' }]);
     expect(res.ml_predictions).toEqual([toolOf('side_cutters').id, spare.id]);
+  });
+
+  it('POST /predict/batch adds successful_images, failed_images and the seed fields of each image, a failed one included', async () => {
+    const full = await scene([100, 110, 120], FULL_KIT);
+    const noCutters = await scene([130, 140, 150], kitWithout('side_cutters'));
+    const res = await post('/predict/batch', refKit.id, [
+      { field: 'images', data: full, filename: 'full.jpg' },
+      { field: 'images', data: Buffer.from('GIF89a not really'), filename: 'broken.gif' },
+      { field: 'images', data: noCutters, filename: 'no-cutters.jpg' },
+      { field: 'images', data: Buffer.from('%PDF-1.4 a pdf'), filename: 'doc.jpg' },
+    ]);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ successful_images: 2, failed_images: 1, summary: { processed: 2, failed: 1, skipped: 1 } });
+    const sorted = [...refTools].sort((a, b) => a.id - b.id);
+
+    const [first, broken, second] = body.results;
+    expect(first).toMatchObject({ index: 0, filename: 'full.jpg', success: true, hand_check: false, error_message: null, error: null });
+    expect(first.found_tools).toEqual(sorted.map(info));
+    expect(first.processed_image_url).toBe(first.prediction.image_url);
+    expect(first.processed_image_url).toMatch(/^\/media\//);
+    expect(first.ml_predictions).toEqual(FULL_KIT.map((d) => toolOf(d.className).id));
+    expect(first.inference_time_ms).toBe(first.prediction.timings_ms.inference);
+
+    expect(broken).toEqual({
+      index: 1,
+      filename: 'broken.gif',
+      prediction: null,
+      error: { status: 422, code: 'image.corrupt', detail: expect.any(String) },
+      success: false,
+      found_tools: [],
+      hand_check: true,
+      processed_image_url: null,
+      ml_predictions: null,
+      inference_time_ms: null,
+      error_message: broken.error.detail,
+    });
+    expect(broken.error_message.length).toBeGreaterThan(0);
+
+    expect(second).toMatchObject({ filename: 'no-cutters.jpg', success: true, hand_check: true, error_message: null });
+    expect(second.found_tools).toEqual(sorted.filter((tool) => tool.class_key !== 'side_cutters').map(info));
+    expect(second.ml_predictions).not.toContain(toolOf('side_cutters').id);
+  });
+
+  it('POST /predict/zip answers the same way', async () => {
+    const full = await scene([160, 170, 180], FULL_KIT);
+    const zip = buildZip([
+      { name: 'shift/full.jpg', data: full },
+      { name: 'shift/bad.gif', data: Buffer.from('GIF89a not really') },
+      { name: 'shift/readme.txt', data: Buffer.from('hello') },
+    ]);
+    const res = await post('/predict/zip', refKit.id, [{ field: 'zip_file', data: zip, filename: 'shift.zip' }]);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body.successful_images).toBe(1);
+    expect(body.failed_images).toBe(1);
+    expect(body.skipped).toEqual([expect.objectContaining({ entry_name: 'shift/readme.txt' })]);
+    expect(body.results[0]).toMatchObject({ filename: 'shift/full.jpg', success: true, hand_check: false, error_message: null });
+    expect(body.results[0].found_tools).toHaveLength(TOOL_CLASSES.length);
+    expect(body.results[0].ml_predictions).toHaveLength(FULL_KIT.length);
+    expect(body.results[0].processed_image_url).toMatch(/^\/media\//);
+    expect(body.results[1]).toMatchObject({
+      filename: 'shift/bad.gif',
+      success: false,
+      found_tools: [],
+      hand_check: true,
+      processed_image_url: null,
+      ml_predictions: null,
+      inference_time_ms: null,
+      error_message: expect.any(String),
+    });
+    expect(body.results[1].error_message).toBe(body.results[1].error.detail);
   });
 });

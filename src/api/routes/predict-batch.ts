@@ -35,6 +35,8 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
         summary: 'Recognise several photos and compare each with a kit (synchronous, no operation recorded)',
         description:
           'Per-image results (a Prediction, or the problem of that image) and a summary. One bad image never fails the batch. ' +
+          "Also the fields of seed 000's own backend (BatchPredictResponse: successful_images, failed_images; per image " +
+          'BatchImageResult: success, found_tools, hand_check, processed_image_url, ml_predictions, inference_time_ms, error_message). ' +
           `More than ${limit} images → 413 batch.too_large: submit them to POST /api/v1/jobs instead.`,
         security: [{ bearerAuth: [] }],
         response,
@@ -77,6 +79,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
         tags: ['recognition'],
         summary: 'Recognise the photos of a ZIP archive and compare each with a kit (synchronous, no operation recorded)',
         description:
+          "The same answer as /predict/batch, seed 000's fields included. " +
           'Entries that are not images, or unsafe (path traversal, absolute names, symlinks, nested archives, zip bombs), are skipped ' +
           'and listed with the reason. A file that is not a readable ZIP → 422 zip.corrupt; too many entries → 422 zip.too_many_entries. ' +
           `More than ${limit} images → 413 batch.too_large: submit the archive to POST /api/v1/jobs instead.`,

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { seedBatchItemProperties } from './recognition.js';
 
 export const ItemErrorSchema = Type.Object(
   {
@@ -36,18 +37,21 @@ export const BatchSummarySchema = Type.Object(
 
 export const BatchResultSchema = Type.Object(
   {
+    successful_images: Type.Integer({ description: "Images with a result (seed 000's `BatchPredictResponse`; = summary.processed)" }),
+    failed_images: Type.Integer({ description: 'Images without one (= summary.failed; skipped entries are not counted)' }),
     results: Type.Array(
       Type.Object({
         index: Type.Integer({ description: 'Position of the file in the request or the entry in the archive' }),
         filename: Type.String(),
         prediction: Type.Union([Type.Ref('Prediction'), Type.Null()]),
         error: Type.Union([Type.Ref('ItemError'), Type.Null()]),
+        ...seedBatchItemProperties,
       }),
     ),
     skipped: Type.Array(Type.Ref('SkippedEntry')),
     summary: Type.Ref('BatchSummary'),
   },
-  { $id: 'BatchResult' },
+  { $id: 'BatchResult', description: "toolcontrol's batch result, with the fields of seed 000's `BatchPredictResponse` and `BatchImageResult`" },
 );
 
 const JobStateSchema = Type.Union(

@@ -122,6 +122,17 @@ export const PredictResponseSchema = Type.Object(
   { $id: 'PredictResponse', description: "A Prediction, with the fields of seed 000's `PredictResponse` (found_tools … inference_time_ms)" },
 );
 
+/** seed 000's `BatchImageResult` fields of a /predict/batch or /predict/zip item (besides `filename`); null when the image failed. */
+export const seedBatchItemProperties = {
+  success: Type.Boolean({ description: 'The image has a result (`prediction`)' }),
+  found_tools: Type.Array(Type.Ref('ToolInfo'), { description: `${FOUND_TOOLS}; [] when the image failed` }),
+  hand_check: Type.Boolean({ description: `${HAND_CHECK}; true when the image failed` }),
+  processed_image_url: Type.Union([Type.String(), Type.Null()], { description: 'The annotated image; null when the image failed' }),
+  ml_predictions: Type.Union([Type.Array(Type.Integer()), Type.Null()], { description: `${ML_PREDICTIONS}; null when the image failed` }),
+  inference_time_ms: Type.Union([Type.Number(), Type.Null()], { description: "The model's inference time; null when the image failed" }),
+  error_message: Type.Union([Type.String(), Type.Null()], { description: "The problem's detail (`error.detail`); null on success" }),
+};
+
 export const recognitionSchemas = [DetectionSchema, ComparisonSchema, ModelIdentitySchema, ThresholdsSchema, PredictionSchema, ToolInfoSchema, PredictResponseSchema];
 
 export const PredictFieldsSchema = Type.Object({

@@ -2438,7 +2438,7 @@ export interface paths {
         put?: never;
         /**
          * Recognise several photos and compare each with a kit (synchronous, no operation recorded)
-         * @description Per-image results (a Prediction, or the problem of that image) and a summary. One bad image never fails the batch. More than 20 images → 413 batch.too_large: submit them to POST /api/v1/jobs instead.
+         * @description Per-image results (a Prediction, or the problem of that image) and a summary. One bad image never fails the batch. Also the fields of seed 000's own backend (BatchPredictResponse: successful_images, failed_images; per image BatchImageResult: success, found_tools, hand_check, processed_image_url, ml_predictions, inference_time_ms, error_message). More than 20 images → 413 batch.too_large: submit them to POST /api/v1/jobs instead.
          */
         post: {
             parameters: {
@@ -2460,7 +2460,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Default Response */
+                /** @description toolcontrol's batch result, with the fields of seed 000's `BatchPredictResponse` and `BatchImageResult` */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2551,7 +2551,7 @@ export interface paths {
         put?: never;
         /**
          * Recognise the photos of a ZIP archive and compare each with a kit (synchronous, no operation recorded)
-         * @description Entries that are not images, or unsafe (path traversal, absolute names, symlinks, nested archives, zip bombs), are skipped and listed with the reason. A file that is not a readable ZIP → 422 zip.corrupt; too many entries → 422 zip.too_many_entries. More than 20 images → 413 batch.too_large: submit the archive to POST /api/v1/jobs instead.
+         * @description The same answer as /predict/batch, seed 000's fields included. Entries that are not images, or unsafe (path traversal, absolute names, symlinks, nested archives, zip bombs), are skipped and listed with the reason. A file that is not a readable ZIP → 422 zip.corrupt; too many entries → 422 zip.too_many_entries. More than 20 images → 413 batch.too_large: submit the archive to POST /api/v1/jobs instead.
          */
         post: {
             parameters: {
@@ -2576,7 +2576,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Default Response */
+                /** @description toolcontrol's batch result, with the fields of seed 000's `BatchPredictResponse` and `BatchImageResult` */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3968,13 +3968,32 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** @description toolcontrol's batch result, with the fields of seed 000's `BatchPredictResponse` and `BatchImageResult` */
         BatchResult: {
+            /** @description Images with a result (seed 000's `BatchPredictResponse`; = summary.processed) */
+            successful_images: number;
+            /** @description Images without one (= summary.failed; skipped entries are not counted) */
+            failed_images: number;
             results: {
                 /** @description Position of the file in the request or the entry in the archive */
                 index: number;
                 filename: string;
                 prediction: components["schemas"]["Prediction"] | null;
                 error: components["schemas"]["ItemError"] | null;
+                /** @description The image has a result (`prediction`) */
+                success: boolean;
+                /** @description The kit's tools whose class was detected (counted detections, not uncertain ones), each once; [] when the image failed */
+                found_tools: components["schemas"]["ToolInfo"][];
+                /** @description true when the comparison status is not `success`; true when the image failed */
+                hand_check: boolean;
+                /** @description The annotated image; null when the image failed */
+                processed_image_url: string | null;
+                /** @description The tool id of each counted detection, in detection order: the kit's tool of its class, else the register's (lowest id); detections mapping to no tool of the register are left out; null when the image failed */
+                ml_predictions: number[] | null;
+                /** @description The model's inference time; null when the image failed */
+                inference_time_ms: number | null;
+                /** @description The problem's detail (`error.detail`); null on success */
+                error_message: string | null;
             }[];
             skipped: components["schemas"]["SkippedEntry"][];
             summary: components["schemas"]["BatchSummary"];
