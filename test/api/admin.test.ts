@@ -105,12 +105,12 @@ describe('administration API', () => {
 
     it('validates input: role, password length, unknown fields, empty patch', async () => {
       const base = { employee_number: 'v-1', full_name: 'V', role: 'engineer', password: 'password-123' };
-      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, role: 'superuser' }), 400, 'request.validation_failed');
-      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, password: 'short' }), 400);
-      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, password_hash: 'x' }), 400);
-      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, employee_number: ' padded ' }), 400);
-      expectProblem(await asAdmin('PATCH', `/api/v1/users/${engineer.id}`, {}), 400);
-      expectProblem(await asAdmin('PATCH', `/api/v1/users/${engineer.id}`, { employee_number: 'changed' }), 400);
+      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, role: 'superuser' }), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, password: 'short' }), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, password_hash: 'x' }), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('POST', '/api/v1/users', { ...base, employee_number: ' padded ' }), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('PATCH', `/api/v1/users/${engineer.id}`, {}), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('PATCH', `/api/v1/users/${engineer.id}`, { employee_number: 'changed' }), 422, 'request.validation_failed');
     });
 
     it('404 for an unknown user', async () => {
@@ -163,7 +163,7 @@ describe('administration API', () => {
 
     it('class_key must be one the detector knows', async () => {
       const res = await asAdmin('POST', '/api/v1/tools', { name: 'Молоток', class_key: 'hammer' });
-      expectProblem(res, 400, 'request.validation_failed');
+      expectProblem(res, 422, 'request.validation_failed');
       expect(res.json().errors[0].field).toBe('body.class_key');
       expect(TOOL_CLASS_KEYS).toContain('side_cutters');
     });
@@ -205,7 +205,7 @@ describe('administration API', () => {
       expect(listed.filter((a: { model_class_name: string }) => a.model_class_name === '7')).toHaveLength(1);
       expect((await asAdmin('DELETE', '/api/v1/model/aliases/7')).statusCode).toBe(200);
       expectProblem(await asAdmin('DELETE', '/api/v1/model/aliases/7'), 404, 'alias.not_found');
-      expectProblem(await asAdmin('PUT', '/api/v1/model/aliases/7', { class_key: 'hammer' }), 400);
+      expectProblem(await asAdmin('PUT', '/api/v1/model/aliases/7', { class_key: 'hammer' }), 422, 'request.validation_failed');
     });
 
     it('sets, lists and removes per-class thresholds (0..1)', async () => {
@@ -215,9 +215,9 @@ describe('administration API', () => {
       expect(put.json()).toMatchObject({ class_key: 'side_cutters', threshold: 0.35, updated_by: me.id });
       expect((await asAdmin('PUT', '/api/v1/model/thresholds/side_cutters', { threshold: 0.4 })).json().threshold).toBe(0.4);
       expect((await asAdmin('GET', '/api/v1/model/thresholds')).json()).toEqual([expect.objectContaining({ class_key: 'side_cutters', threshold: 0.4 })]);
-      expectProblem(await asAdmin('PUT', '/api/v1/model/thresholds/side_cutters', { threshold: 1.5 }), 400);
-      expectProblem(await asAdmin('PUT', '/api/v1/model/thresholds/side_cutters', { threshold: -0.1 }), 400);
-      expectProblem(await asAdmin('PUT', '/api/v1/model/thresholds/hammer', { threshold: 0.5 }), 400);
+      expectProblem(await asAdmin('PUT', '/api/v1/model/thresholds/side_cutters', { threshold: 1.5 }), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('PUT', '/api/v1/model/thresholds/side_cutters', { threshold: -0.1 }), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('PUT', '/api/v1/model/thresholds/hammer', { threshold: 0.5 }), 422, 'request.validation_failed');
       expect((await asAdmin('DELETE', '/api/v1/model/thresholds/side_cutters')).statusCode).toBe(200);
       expectProblem(await asAdmin('DELETE', '/api/v1/model/thresholds/side_cutters'), 404, 'threshold.not_found');
     });
@@ -229,22 +229,22 @@ describe('administration API', () => {
       return Number((result as unknown as { rows: Array<{ n: number }> }).rows[0]!.n);
     };
 
-    it('in path parameters: 400, never a query', async () => {
+    it('in path parameters: 422, never a query', async () => {
       for (const url of [
         `/api/v1/users/${encodeURIComponent('1 OR 1=1')}`,
         `/api/v1/tools/${encodeURIComponent('1; DROP TABLE tools;--')}`,
         `/api/v1/toolkits/${encodeURIComponent("1' OR '1'='1")}`,
       ]) {
-        expectProblem(await asAdmin('GET', url), 400, 'request.validation_failed');
+        expectProblem(await asAdmin('GET', url), 422, 'request.validation_failed');
       }
-      expectProblem(await asAdmin('PUT', `/api/v1/model/thresholds/${encodeURIComponent("pliers' OR 1=1 --")}`, { threshold: 0.5 }), 400);
+      expectProblem(await asAdmin('PUT', `/api/v1/model/thresholds/${encodeURIComponent("pliers' OR 1=1 --")}`, { threshold: 0.5 }), 422, 'request.validation_failed');
     });
 
-    it('in filters: 400 for enumerations, plain text for searches', async () => {
-      expectProblem(await asAdmin('GET', `/api/v1/users?role=${encodeURIComponent("admin' OR '1'='1")}`), 400);
-      expectProblem(await asAdmin('GET', `/api/v1/toolkits?status=${encodeURIComponent('1 OR 1=1')}`), 400);
-      expectProblem(await asAdmin('GET', `/api/v1/users?skip=${encodeURIComponent('0; DROP TABLE users')}`), 400);
-      expectProblem(await asAdmin('GET', `/api/v1/tools?active=${encodeURIComponent('true OR 1=1')}`), 400);
+    it('in filters: 422 for enumerations, plain text for searches', async () => {
+      expectProblem(await asAdmin('GET', `/api/v1/users?role=${encodeURIComponent("admin' OR '1'='1")}`), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('GET', `/api/v1/toolkits?status=${encodeURIComponent('1 OR 1=1')}`), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('GET', `/api/v1/users?skip=${encodeURIComponent('0; DROP TABLE users')}`), 422, 'request.validation_failed');
+      expectProblem(await asAdmin('GET', `/api/v1/tools?active=${encodeURIComponent('true OR 1=1')}`), 422, 'request.validation_failed');
       const search = await asAdmin('GET', `/api/v1/users?q=${encodeURIComponent("' OR 1=1 --")}`);
       expect(search.statusCode).toBe(200);
       expect(search.json().total).toBe(0);

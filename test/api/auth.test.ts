@@ -70,11 +70,12 @@ describe('auth API', () => {
       expect(wrong.json().detail).toBe(unknown.json().detail);
     });
 
-    it('validates the body (400), never reaching the database with odd values', async () => {
-      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/login', payload: { employee_number: 'admin' } }), 400, 'request.validation_failed');
+    it('validates the body (422), never reaching the database with odd values', async () => {
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/login', payload: { employee_number: 'admin' } }), 422, 'request.validation_failed');
       expectProblem(
         await t.app.inject({ method: 'POST', url: '/auth/login', payload: { employee_number: 'admin', password: 'x'.repeat(300) } }),
-        400,
+        422,
+        'request.validation_failed',
       );
       const injected = await login(t, "admin' OR '1'='1", "' OR 1=1; --");
       expectProblem(injected, 401, 'auth.invalid_credentials');
@@ -153,7 +154,7 @@ describe('auth API', () => {
 
     it('does not take the token from the query string on ordinary routes', async () => {
       expectProblem(await t.app.inject({ url: `/auth/me?access_token=${adminToken}` }), 401, 'auth.missing_token');
-      expectProblem(await t.app.inject({ url: `/api/v1/users?access_token=${adminToken}` }), 400);
+      expectProblem(await t.app.inject({ url: `/api/v1/users?access_token=${adminToken}` }), 422, 'request.validation_failed');
     });
   });
 
@@ -207,15 +208,15 @@ describe('auth API', () => {
       expect((await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: winner.refresh_token } })).statusCode).toBe(401);
     });
 
-    it('unknown or malformed refresh tokens are 401 / 400', async () => {
+    it('unknown or malformed refresh tokens are 401 / 422', async () => {
       expectProblem(
         await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: crypto.randomBytes(32).toString('base64url') } }),
         401,
         'auth.invalid_refresh_token',
       );
-      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'short' } }), 400);
-      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x'.repeat(257) } }), 400);
-      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { token: 'x'.repeat(40) } }), 400);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'short' } }), 422, 'request.validation_failed');
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'x'.repeat(257) } }), 422, 'request.validation_failed');
+      expectProblem(await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { token: 'x'.repeat(40) } }), 422, 'request.validation_failed');
       // No token at all (and no cookie): 401 saying what to send.
       const missing = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: {} });
       expectProblem(missing, 401, 'auth.refresh_missing');
@@ -286,7 +287,7 @@ describe('auth API', () => {
         headers: bearer(session.access_token),
         payload: { old_password: user.password, new_password: 'short' },
       });
-      expectProblem(short, 400, 'request.validation_failed');
+      expectProblem(short, 422, 'request.validation_failed');
       const ok = await t.app.inject({
         method: 'POST',
         url: '/auth/password',
@@ -608,7 +609,7 @@ describe('refresh token in a cookie (browsers)', () => {
       expect(res.json().refresh_token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
       expect(Object.keys(res.json()).sort()).toEqual(['access_token', 'expires_in', 'refresh_expires_in', 'refresh_token', 'token_type', 'user']);
     }
-    expectProblem(await loginWithCookie({ cookie: 'sometimes' }), 400, 'request.validation_failed');
+    expectProblem(await loginWithCookie({ cookie: 'sometimes' }), 422, 'request.validation_failed');
   });
 
   it('refresh with the cookie alone rotates it: new cookie, no token in the body; the spent one revokes the session', async () => {

@@ -158,7 +158,9 @@ describe.each(BACKENDS)('operations on %s', (backend) => {
     expect(back.json().status).toBe('success');
     expect(back.json().result_json.lost_since_checkout).toEqual([]);
     const bad = await t.app.inject({ method: 'POST', url: '/api/v1/recognize', headers: engineer.auth, payload: { image_base64: '%%%', operation_type: 'checkout', toolkit_id: kitId } });
-    expect(bad.statusCode).toBe(400);
+    // Well-formed JSON whose image_base64 is not base64: a bad value, 422 as FastAPI.
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().code).toBe('request.invalid_base64');
   });
 
   it('filters history; engineers see only their own', async () => {
@@ -178,15 +180,15 @@ describe.each(BACKENDS)('operations on %s', (backend) => {
     const future = await t.app.inject({ url: `/api/v1/history?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`, headers: admin });
     expect(future.json()).toEqual([]);
     const sqlish = await t.app.inject({ url: `/api/v1/history?status=${encodeURIComponent("success' OR 1=1 --")}`, headers: admin });
-    expect(sqlish.statusCode).toBe(400);
+    expect(sqlish.statusCode).toBe(422);
   });
 
-  it('bad input: not an image → 415, missing fields → 400, unknown kit → 404; nothing stored', async () => {
+  it('bad input: not an image → 415, missing fields → 422, unknown kit → 404; nothing stored', async () => {
     const before = filesUnder(t.config.mediaDir).length;
     const pdf = Buffer.from('%PDF-1.4\n1 0 obj\n<<>>\nendobj\n');
     expect((await submit(engineer.auth, { toolkit_id: kitId, operation_type: 'checkout' }, pdf)).statusCode).toBe(415);
     const missing = await submit(engineer.auth, { operation_type: 'checkout' }, photos.full!);
-    expect(missing.statusCode).toBe(400);
+    expect(missing.statusCode).toBe(422);
     expect(missing.json().errors[0].field).toContain('toolkit_id');
     expect((await submit(engineer.auth, { toolkit_id: 99999, operation_type: 'checkout' }, photos.full!)).statusCode).toBe(404);
     expect(filesUnder(t.config.mediaDir).length).toBe(before);

@@ -104,18 +104,22 @@ describe('POST /predict/', () => {
       expect(res.json().thresholds.confidence).toBe(0.5);
     }
     const noKit = await predict(engineer.auth, { toolkit_id: '' });
-    expect(noKit.statusCode).toBe(400);
+    expect(noKit.statusCode).toBe(422);
     expect(noKit.json().errors).toEqual([expect.objectContaining({ field: 'toolkit_id', message: expect.stringMatching(/required/) })]);
   });
 
   it('answers bad requests with problem+json', async () => {
+    // Fields missing or out of range: 422 request.validation_failed, as FastAPI answers them.
     const noKit = await predict(engineer.auth, {});
-    expect(noKit.statusCode).toBe(400);
+    expect(noKit.statusCode).toBe(422);
+    expect(noKit.json().code).toBe('request.validation_failed');
     expect(noKit.headers['content-type']).toContain('application/problem+json');
     expect(noKit.json().errors).toEqual([expect.objectContaining({ field: 'toolkit_id' })]);
-    expect((await predict(engineer.auth, { toolkit_id: kitId, confidence: 2 })).statusCode).toBe(400);
+    const confidence = await predict(engineer.auth, { toolkit_id: kitId, confidence: 2 });
+    expect([confidence.statusCode, confidence.json().code]).toEqual([422, 'request.validation_failed']);
+    expect(confidence.json().errors).toEqual([expect.objectContaining({ field: 'confidence' })]);
     expect((await predict(engineer.auth, { toolkit_id: 424242 })).statusCode).toBe(404);
-    expect((await predict(engineer.auth, { toolkit_id: kitId }, [])).statusCode).toBe(400);
+    expect((await predict(engineer.auth, { toolkit_id: kitId }, [])).statusCode).toBe(422);
     const twoFiles = await predict(engineer.auth, { toolkit_id: kitId }, [
       { field: 'image', data: photo },
       { field: 'image', data: photo },

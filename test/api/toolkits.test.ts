@@ -85,8 +85,8 @@ describe('toolkits API', () => {
       400,
       'toolkit.duplicate_tool',
     );
-    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [{ tool_id: 1, quantity: 0 }] }), 400, 'request.validation_failed');
-    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [] }), 400);
+    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [{ tool_id: 1, quantity: 0 }] }), 422, 'request.validation_failed');
+    expectProblem(await asAdmin('POST', '/api/v1/toolkits', { name: 'Набор №3', items: [] }), 422, 'request.validation_failed');
     // Nothing half-written by the refused requests.
     expect((await asAdmin('GET', '/api/v1/toolkits')).json().items.map((k: { name: string }) => k.name)).not.toContain('Набор №3');
   });
@@ -175,8 +175,8 @@ describe('toolkits API', () => {
     const page = (await asEngineer('/api/v1/toolkits?skip=1&limit=2')).json();
     expect(page).toMatchObject({ skip: 1, limit: 2, total: all.total });
     expect(page.items.map((k: { id: number }) => k.id)).toEqual(all.items.slice(1, 3).map((k: { id: number }) => k.id));
-    expectProblem(await asEngineer('/api/v1/toolkits?limit=0'), 400);
-    expectProblem(await asEngineer('/api/v1/toolkits?limit=100000'), 400);
+    expectProblem(await asEngineer('/api/v1/toolkits?limit=0'), 422, 'request.validation_failed');
+    expectProblem(await asEngineer('/api/v1/toolkits?limit=100000'), 422, 'request.validation_failed');
   });
 });
 
@@ -315,8 +315,8 @@ describe('overdue kits and the holder filter', () => {
     expect(await ids('holder_id=1')).toEqual({ ids: [], total: 0 });
     expect(await ids('holder_id=2147483647')).toEqual({ ids: [], total: 0 });
     for (const bad of ['0', '-3', '2147483648', 'abc', '1.5']) {
-      expectProblem(await t.app.inject({ url: `/api/v1/toolkits?holder_id=${bad}`, headers: admin }), 400, 'request.validation_failed');
+      expectProblem(await t.app.inject({ url: `/api/v1/toolkits?holder_id=${bad}`, headers: admin }), 422, 'request.validation_failed');
     }
-    expectProblem(await t.app.inject({ url: '/api/v1/toolkits?status=late', headers: admin }), 400, 'request.validation_failed');
+    expectProblem(await t.app.inject({ url: '/api/v1/toolkits?status=late', headers: admin }), 422, 'request.validation_failed');
   });
 });

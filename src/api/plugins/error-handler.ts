@@ -2,6 +2,11 @@
  * One place where errors become application/problem+json (RFC 9457). `detail` is
  * always a string so FastAPI-style clients that read `detail` keep working.
  * 5xx bodies say nothing internal; the log has everything, keyed by request id.
+ *
+ * Statuses follow FastAPI, which the original backend was and its clients branch on:
+ * a request that was read but whose values are wrong (a field missing, of the wrong type,
+ * out of range) is 422; one that cannot be read at all (broken JSON, an empty body where
+ * JSON is required, a multipart body that cannot be parsed) is 400.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ServiceUnavailableError, type FieldError } from '../../shared/errors.js';
@@ -64,6 +69,16 @@ export function sendProblem(
   return reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
 }
 
+/** The status of a request whose values fail validation (FastAPI's). */
+export const VALIDATION_STATUS = 422;
+
+/**
+ * Codes that mean "read, but the values are wrong": always 422, also where a route or
+ * service still throws them as a 400 BadRequestError (a required file missing, base64
+ * that does not decode, a file in a field the route does not take).
+ */
+const VALIDATION_CODES = new Set(['request.validation_failed', 'request.invalid_base64', 'request.unexpected_file']);
+
 /** Fastify's own error codes with the status and stable code we expose. */
 const FASTIFY_ERRORS: Record<string, { status: number; code: string; detail?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request.too_large', detail: 'The request body is larger than allowed' },
@@ -99,13 +114,14 @@ export function registerErrorHandler(app: FastifyInstance, options: { notFoundFa
         reply.header('retry-after', String(error.retryAfterSeconds));
       } else if (error.status >= 500) request.log.error({ err: error }, error.message);
       else request.log.info({ code: error.code, status: error.status }, error.message);
-      return sendProblem(reply, error.status, error.code, error.message, error.extra);
+      const status = error.status === 400 && VALIDATION_CODES.has(error.code) ? VALIDATION_STATUS : error.status;
+      return sendProblem(reply, status, error.code, error.message, error.extra);
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
       const errors = validationErrors(fastifyError);
       const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-      return sendProblem(reply, 400, 'request.validation_failed', detail || 'The request is invalid', { errors });
+      return sendProblem(reply, VALIDATION_STATUS, 'request.validation_failed', detail || 'The request is invalid', { errors });
     }
     const known = fastifyError.code ? FASTIFY_ERRORS[fastifyError.code] : undefined;
     if (known) {

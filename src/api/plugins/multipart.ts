@@ -1,6 +1,6 @@
 /**
  * Multipart uploads. Routes read their parts with `readUpload`, which validates
- * the text fields with a TypeBox schema (400 with field errors) and collects files
+ * the text fields with a TypeBox schema (422 with field errors, as FastAPI) and collects files
  * up to the configured size (413 beyond). The same schema documents the route.
  */
 import multipart from '@fastify/multipart';
@@ -81,8 +81,8 @@ export async function readUpload<S extends TObject>(
 }
 
 /**
- * Text fields of a multipart body, converted and checked against the route's schema (400 with
- * field errors). An empty number field is one left blank in a form: it counts as not given
+ * Text fields of a multipart body, converted and checked against the route's schema (422 with
+ * field errors, FastAPI's status for values that fail validation). An empty number field is one left blank in a form: it counts as not given
  * (its default applies, or it is reported missing), not as 0.
  */
 export function validateFields<S extends TObject>(fieldsSchema: S, raw: Record<string, string>): Static<S> {
@@ -95,7 +95,7 @@ export function validateFields<S extends TObject>(fieldsSchema: S, raw: Record<s
     return { field: missing?.join(', ') ?? e.instancePath.replace(/^\//, ''), message: e.message };
   });
   if (errors.length > 0) {
-    throw new BadRequestError('request.validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+    throw new AppError(422, 'request.validation_failed', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
   }
   return converted as Static<S>;
 }

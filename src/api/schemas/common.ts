@@ -15,7 +15,12 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' },
 );
 
-/** Error responses to declare on a route, as `$ref`s to the shared Problem schema. */
+/**
+ * Error responses to declare on a route, as `$ref`s to the shared Problem schema. A route that
+ * may answer 400 (a request it cannot read) takes input, so it may answer 422 too: values that
+ * fail validation, FastAPI's status.
+ */
 export function problems(...statuses: number[]): Record<number, unknown> {
-  return Object.fromEntries(statuses.map((s) => [s, Type.Ref('Problem')]));
+  const all = statuses.includes(400) && !statuses.includes(422) ? [...statuses, 422] : statuses;
+  return Object.fromEntries(all.map((s) => [s, Type.Ref('Problem')]));
 }
