@@ -4,7 +4,8 @@
  * sizes the archive declares checked against the bytes actually inflated. Nothing is
  * ever written to a path taken from the archive; entry names are only labels.
  *
- * Refused outright (422): a file that is not a readable ZIP, more entries than allowed.
+ * Refused outright: a file that is not a readable ZIP (400, as the original FastAPI backend),
+ * more entries than allowed (422).
  * Skipped and listed with a reason: directories, symlinks, absolute names, `..`
  * segments, nested archives, encrypted or oddly compressed entries, entries over the
  * size or compression-ratio limits (zip bombs), anything whose bytes are not an image.
@@ -62,11 +63,25 @@ export interface ZipImage {
   ext: string;
 }
 
-/** The archive is not a ZIP we can read (422). */
+/** The archive as a whole is refused: not a ZIP we can read (400), too many entries (422). */
 export class ZipError extends AppError {
-  constructor(code: string, message: string, extra: Record<string, unknown> = {}) {
-    super(422, code, message, extra);
+  constructor(status: 400 | 422, code: string, message: string, extra: Record<string, unknown> = {}) {
+    super(status, code, message, extra);
   }
+}
+
+/** The original backend's details (backend/src/api/predict.py, utils/unzip.py), kept word for word. */
+export const NOT_A_ZIP_DETAIL = 'Файл должен быть ZIP-архивом';
+export const CORRUPT_ZIP_DETAIL = 'Некорректный ZIP-архив';
+
+/**
+ * 400 `zip.corrupt`: the upload cannot be read as a ZIP. As the original, a file not named
+ * `.zip` is told it must be a ZIP archive, one named so that it is a broken one; `reason`
+ * is what the reader found.
+ */
+export function notAZip(filename: string | null, reason: string): ZipError {
+  const named = filename !== null && /\.zip$/i.test(filename.trim());
+  return new ZipError(400, 'zip.corrupt', named || filename === null ? CORRUPT_ZIP_DETAIL : NOT_A_ZIP_DETAIL, { reason });
 }
 
 /** Ratio checks apply from this size on: small files (text, tiny PNGs) compress well legitimately. */
@@ -168,7 +183,7 @@ function openZip(file: string): Promise<ZipFile> {
 }
 
 function corrupt(err: unknown): ZipError {
-  return new ZipError('zip.corrupt', `The archive cannot be read as a ZIP file (${(err as Error).message})`);
+  return notAZip(null, `the archive cannot be read as a ZIP file (${(err as Error).message})`);
 }
 
 /** A ZIP's entries one at a time; errors surface on the next read. */
@@ -281,7 +296,7 @@ async function walkZip(
   }
   try {
     if (zip.entryCount > limits.maxEntries) {
-      throw new ZipError('zip.too_many_entries', `The archive has ${zip.entryCount} entries; at most ${limits.maxEntries} are accepted`, {
+      throw new ZipError(422, 'zip.too_many_entries', `The archive has ${zip.entryCount} entries; at most ${limits.maxEntries} are accepted`, {
         entries: zip.entryCount,
         max_entries: limits.maxEntries,
       });

@@ -5,7 +5,8 @@
  */
 import crypto from 'node:crypto';
 import { imageType } from '../media/image-type.js';
-import { MAX_NAME_LENGTH, readZipImages, scanZip, ZipError, type SkippedZipEntry, type ZipLimits } from '../media/zip-reader.js';
+import { MAX_NAME_LENGTH, notAZip, readZipImages, scanZip, ZipError, type SkippedZipEntry, type ZipLimits } from '../media/zip-reader.js';
+import { AppError } from '../shared/errors.js';
 import type { SkippedEntry } from '../db/schema/index.js';
 
 /** An uploaded file as the spooling reader hands it over. */
@@ -35,11 +36,37 @@ export function sourceSha256(source: UploadSource): string {
   return hash.digest('hex');
 }
 
+/**
+ * An unreadable archive is answered in the words the original backend used for its name:
+ * "must be a ZIP archive" when it is not called `.zip`, "a broken ZIP archive" when it is.
+ */
+async function readingZip<T>(source: Extract<UploadSource, { kind: 'zip' }>, read: (path: string) => Promise<T>): Promise<T> {
+  if (!source.path) throw notAZip(source.filename, 'the file is empty');
+  try {
+    return await read(source.path);
+  } catch (err) {
+    if (err instanceof ZipError && err.code === 'zip.corrupt') throw notAZip(source.filename, String(err.extra.reason ?? err.message));
+    throw err;
+  }
+}
+
+/** The original backend's detail for an archive without photos (backend/src/api/predict.py). */
+export const NO_IMAGES_IN_ZIP_DETAIL = 'В ZIP-архиве не найдено изображений';
+
+/**
+ * 400 `batch.no_images`: nothing in the upload is a photo that can be recognised (as the
+ * original, a 400); `skipped` says why each entry was left out.
+ */
+export function noImagesError(source: UploadSource, skipped: SkippedEntry[]): AppError {
+  const detail =
+    source.kind === 'zip' ? NO_IMAGES_IN_ZIP_DETAIL : 'The upload contains no images that can be processed; see `skipped` for the reasons';
+  return new AppError(400, 'batch.no_images', detail, { skipped });
+}
+
 /** How many images the upload may hold, before anything is inflated or decoded. */
 export async function countCandidates(source: UploadSource, limits: ZipLimits): Promise<number> {
   if (source.kind === 'images') return source.files.length;
-  if (!source.path) throw new ZipError('zip.corrupt', 'The archive is empty');
-  return (await scanZip(source.path, limits)).candidates;
+  return readingZip(source, async (path) => (await scanZip(path, limits)).candidates);
 }
 
 /** Every image of the upload in order, one in memory at a time; returns the skipped entries. */
@@ -49,8 +76,7 @@ export async function forEachImage(
   onImage: (image: SourceImage) => Promise<void>,
 ): Promise<{ skipped: SkippedEntry[] }> {
   if (source.kind === 'zip') {
-    if (!source.path) throw new ZipError('zip.corrupt', 'The archive is empty');
-    const { skipped } = await readZipImages(source.path, limits, onImage);
+    const { skipped } = await readingZip(source, (path) => readZipImages(path, limits, onImage));
     return { skipped: skipped.map((s: SkippedZipEntry) => ({ ...s })) };
   }
   const skipped: SkippedEntry[] = [];

@@ -8,7 +8,7 @@ import type { ZipLimits } from '../media/zip-reader.js';
 import { AppError, ServiceUnavailableError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { SkippedEntry, ItemError } from '../db/schema/index.js';
-import { countCandidates, forEachImage, summarise, type BatchSummary, type UploadSource } from './batch-input.js';
+import { countCandidates, forEachImage, noImagesError, summarise, type BatchSummary, type UploadSource } from './batch-input.js';
 import type { PredictionResult, PredictionService } from './prediction-service.js';
 import type { RecognitionService } from './recognition-service.js';
 import { seedBatchItemFields, seedFailedItemFields, type SeedBatchItemFields, type SeedRegisterSource } from './seed-fields.js';
@@ -88,6 +88,8 @@ export function createBatchService(deps: {
       }
     });
     const summary = summarise(results, { images: results.length, skipped: skipped.length });
+    // As the original's /predict/zip: an archive without a single photo is a 400, not an empty batch.
+    if (input.source.kind === 'zip' && results.length === 0) throw noImagesError(input.source, skipped);
     deps.logger.info(
       { source: input.source.kind, toolkitId: input.toolkitId, ...summary, ms: Math.round(performance.now() - started) },
       'batch recognised',

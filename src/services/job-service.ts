@@ -16,9 +16,9 @@ import type { Job, JobItem, SkippedEntry, UserRole } from '../db/schema/index.js
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobsRepository, ResultTotals } from '../repositories/jobs.js';
 import type { Clock } from '../shared/clock.js';
-import { AppError, ConflictError, NotFoundError, ServiceUnavailableError } from '../shared/errors.js';
+import { ConflictError, NotFoundError, ServiceUnavailableError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { forEachImage, sourceSha256, summarise, type BatchSummary, type SourceImage, type UploadSource } from './batch-input.js';
+import { forEachImage, noImagesError, sourceSha256, summarise, type BatchSummary, type SourceImage, type UploadSource } from './batch-input.js';
 import type { RecognitionService } from './recognition-service.js';
 
 export interface Viewer {
@@ -212,9 +212,7 @@ export function createJobService(deps: {
       await Promise.all(writing);
       if (writeError) throw writeError;
       if (items.length === 0) {
-        throw new AppError(422, 'batch.no_images', 'The upload contains no images that can be processed; see `skipped` for the reasons', {
-          skipped,
-        });
+        throw noImagesError(input.source, skipped);
       }
     } catch (err) {
       // Writes still under way finish first, so that every file written is removed.

@@ -96,7 +96,7 @@ describe('jobs API (in-process queue)', () => {
     const page = (await t.app.inject({ url: `/api/v1/jobs/${accepted.job_id}?skip=2&limit=3`, headers: owner.auth })).json();
     expect(page.results.map((r: { entry_name: string }) => r.entry_name)).toEqual(['shift/photo-2.jpg', 'shift/photo-3.jpg', 'shift/photo-4.jpg']);
     expect(page.summary).toEqual(job.summary);
-    expect((await t.app.inject({ url: `/api/v1/jobs/${accepted.job_id}?limit=0`, headers: owner.auth })).statusCode).toBe(400);
+    expect((await t.app.inject({ url: `/api/v1/jobs/${accepted.job_id}?limit=0`, headers: owner.auth })).statusCode).toBe(422);
 
     // The annotated images are the owner's previews, drawn when first opened: the same
     // picture /predict/ draws at once for the same photo.
@@ -375,17 +375,21 @@ describe('jobs API (in-process queue)', () => {
 
   it('refuses bad submissions with clear problems', async () => {
     const none = await submit(owner.auth, []);
-    expect(none.statusCode).toBe(400);
+    expect(none.statusCode).toBe(422);
     const both = await submit(owner.auth, [{ field: 'zip_file', data: archive(), filename: 'a.zip' }, { field: 'images', data: photos[0]! }]);
-    expect(both.statusCode).toBe(400);
+    expect(both.statusCode).toBe(422);
     const noImages = await submit(owner.auth, [{ field: 'zip_file', data: buildZip([{ name: 'a.txt', data: Buffer.from('x') }]), filename: 'a.zip' }]);
-    expect(noImages.statusCode).toBe(422);
-    expect(noImages.json()).toMatchObject({ code: 'batch.no_images', skipped: [{ entry_name: 'a.txt', reason: 'not_an_image' }] });
+    // Not a value out of range but an upload without photos: 400 and the original's words.
+    expect(noImages.statusCode).toBe(400);
+    expect(noImages.json()).toMatchObject({ code: 'batch.no_images', detail: 'В ZIP-архиве не найдено изображений', skipped: [{ entry_name: 'a.txt', reason: 'not_an_image' }] });
     const unknownKit = await submit(owner.auth, [{ field: 'images', data: photos[0]! }], { toolkit_id: 99999 });
     expect(unknownKit.statusCode).toBe(404);
     const corrupt = await submit(owner.auth, [{ field: 'zip_file', data: Buffer.from('PK\u0003\u0004 definitely not a zip'), filename: 'a.zip' }]);
-    expect(corrupt.statusCode).toBe(422);
-    expect(corrupt.json().code).toBe('zip.corrupt');
+    expect(corrupt.statusCode).toBe(400);
+    expect(corrupt.json()).toMatchObject({ code: 'zip.corrupt', detail: 'Некорректный ZIP-архив' });
+    const notZip = await submit(owner.auth, [{ field: 'zip_file', data: Buffer.from('not a zip at all'), filename: 'photos.rar' }]);
+    expect(notZip.statusCode).toBe(400);
+    expect(notZip.json()).toMatchObject({ code: 'zip.corrupt', detail: 'Файл должен быть ZIP-архивом' });
   });
 });
 

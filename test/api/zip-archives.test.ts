@@ -9,7 +9,8 @@
  *   symlink, directory, nested .zip     → entry skipped: symlink / directory / nested_archive
  *   PDF named .jpg                      → entry skipped: not_an_image (bytes sniffed)
  *   truncated JPEG                      → that image's result is a 422 image.corrupt problem
- *   corrupt or truncated archive        → 422 zip.corrupt
+ *   corrupt or truncated archive        → 400 zip.corrupt (the original's «Некорректный ZIP-архив»)
+ *   no photo left in the archive        → 400 batch.no_images («В ZIP-архиве не найдено изображений»)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -191,7 +192,7 @@ describe('readZipImages', () => {
     expect(skipped).toEqual([{ entry_name: '3.jpg', reason: 'total_size_limit', detail: expect.any(String) }]);
   });
 
-  it('answers 422 zip.corrupt for files that are not readable ZIPs', async () => {
+  it('answers 400 zip.corrupt for files that are not readable ZIPs', async () => {
     const good = buildZip([{ name: 'a.jpg', data: photo }]);
     for (const [name, data] of [
       ['empty.zip', Buffer.alloc(0)],
@@ -201,7 +202,7 @@ describe('readZipImages', () => {
     ] as const) {
       const err = await read(name, data).catch((e: unknown) => e);
       expect(err, name).toBeInstanceOf(ZipError);
-      expect(err, name).toMatchObject({ status: 422, code: 'zip.corrupt' });
+      expect(err, name).toMatchObject({ status: 400, code: 'zip.corrupt', message: 'Некорректный ZIP-архив' });
     }
   });
 });
@@ -273,11 +274,20 @@ describe('ZIP archives through the API', () => {
 
     const bomb = await post('/api/v1/jobs', bombZip);
     expect(bomb.ms).toBeLessThan(5000);
-    expect(bomb.res.statusCode).toBe(422);
-    expect(bomb.res.json()).toMatchObject({ code: 'batch.no_images', skipped: [{ entry_name: 'zeros.jpg', reason: 'too_large' }] });
+    expect(bomb.res.statusCode).toBe(400);
+    expect(bomb.res.json()).toMatchObject({
+      code: 'batch.no_images',
+      detail: 'В ZIP-архиве не найдено изображений',
+      skipped: [{ entry_name: 'zeros.jpg', reason: 'too_large' }],
+    });
+    // The synchronous route too, as the original's /predict/zip: no photo left in the archive is a 400.
     const bombSync = await post('/predict/zip', bombZip);
-    expect(bombSync.res.statusCode).toBe(200);
-    expect(bombSync.res.json().skipped).toEqual([expect.objectContaining({ reason: 'too_large' })]);
+    expect(bombSync.res.statusCode).toBe(400);
+    expect(bombSync.res.json()).toMatchObject({
+      code: 'batch.no_images',
+      detail: 'В ZIP-архиве не найдено изображений',
+      skipped: [expect.objectContaining({ reason: 'too_large' })],
+    });
 
     const many = buildZip(Array.from({ length: 10_000 }, (_, i) => ({ name: `${i}.jpg`, data: Buffer.from([i & 255]), method: 'store' as const })));
     for (const url of ['/predict/zip', '/api/v1/jobs']) {
@@ -289,8 +299,8 @@ describe('ZIP archives through the API', () => {
 
     for (const url of ['/predict/zip', '/api/v1/jobs']) {
       const r = await post(url, Buffer.from('this is not a zip file'));
-      expect(r.res.statusCode, url).toBe(422);
-      expect(r.res.json()).toMatchObject({ code: 'zip.corrupt', detail: expect.stringContaining('cannot be read as a ZIP') });
+      expect(r.res.statusCode, url).toBe(400);
+      expect(r.res.json()).toMatchObject({ code: 'zip.corrupt', detail: 'Некорректный ZIP-архив', reason: expect.stringContaining('cannot be read as a ZIP') });
     }
 
     // Nothing escaped: no x.jpg above the data folder or in /etc, nothing but media (and the empty spool) in DATA_DIR.
