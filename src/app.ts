@@ -25,6 +25,7 @@ import { mediaRoutes } from './api/routes/media.js';
 import { registerMultipart } from './api/plugins/multipart.js';
 import { deepLinkFallback, loadWebApp, registerWebApp } from './api/plugins/web-app.js';
 import { predictBatchRoutes } from './api/routes/predict-batch.js';
+import { signMediaUrls } from './media/signed-urls.js';
 import { jobRoutes } from './api/routes/jobs.js';
 import { jobSchemas } from './api/schemas/jobs.js';
 import { recognitionSchemas } from './api/schemas/recognition.js';
@@ -71,6 +72,9 @@ export async function createApp(config: Readonly<Config>, overrides: DepsOverrid
     for (const schema of [...recognitionSchemas, ...operationSchemas, ...jobSchemas]) app.addSchema(schema);
     await registerMultipart(app, { maxFileBytes: config.maxUploadBytes, maxFiles: 1 });
     registerAuth(app, deps.services.auth);
+    // Image URLs are stored plain (`/media/<key>`) and signed as each response leaves, so
+    // every answer (predictions, operations and their result_json, jobs) opens in an <img>.
+    app.addHook('preSerialization', async (_request, _reply, payload) => signMediaUrls(payload, deps.mediaUrls));
     await app.register(serviceRoutes, { deps, webApp });
     await app.register(metricsRoutes, { metrics: deps.metrics, token: config.metricsToken });
     await app.register(authRoutes, { deps });

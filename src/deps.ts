@@ -22,6 +22,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createHealthService } from './services/health-service.js';
 import { createFsMediaStore, type MediaStore } from './media/media-store.js';
 import { annotateImage } from './media/annotate.js';
+import { createMediaUrlSigner } from './media/signed-urls.js';
 import { createRecognitionCatalog } from './repositories/recognition-catalog.js';
 import { createPredictionsRepository } from './repositories/predictions.js';
 import { createSeedRegister } from './repositories/seed-register.js';
@@ -197,6 +198,9 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       drawDeferred: predictions.drawDeferred,
     });
 
+    // Signed image URLs: keyed from the JWT secret, so every API process signs and checks alike.
+    const mediaUrls = createMediaUrlSigner({ secret: jwtSecret, ttlSeconds: config.mediaUrlTtlSeconds, clock });
+
     const refreshTokens = createRefreshTokens({ cache: authStore, clock, ttlSeconds: config.refreshTokenTtlSeconds });
     const auth = createAuthService({
       db,
@@ -226,6 +230,7 @@ export async function createDeps(config: Readonly<Config>, overrides: DepsOverri
       redis,
       detector,
       jwtSecret,
+      mediaUrls,
       jobs,
       services: { health, recognition, predictions, operations, mediaAccess, auth, users, tools, toolkits, modelSettings, batch, jobs: jobs.service, retention: jobs.retention },
       close,

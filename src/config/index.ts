@@ -77,6 +77,15 @@ const EnvSchema = Type.Object({
   RETENTION_INTERVAL_MINUTES: Type.Number({ default: 60, exclusiveMinimum: 0 }),
   /** A kit held longer than this many hours is overdue (at most ten years, so the date stays representable). */
   KIT_OVERDUE_HOURS: Type.Number({ default: 12, exclusiveMinimum: 0, maximum: 87_600 }),
+  /**
+   * `token` (default): /predict/, /predict/batch and /predict/zip need an access token.
+   * `none`: they also answer without one (a token sent is still checked), rate-limited per client address.
+   */
+  PREVIEW_AUTH: Type.Union([Type.Literal('token'), Type.Literal('none')], { default: 'token' }),
+  /** With PREVIEW_AUTH=none: preview requests without a token one client address may make per minute (429 beyond). */
+  PREVIEW_RATE_LIMIT: Type.Integer({ default: 30, minimum: 1, maximum: 100_000 }),
+  /** Seconds a signed image URL (`/media/<key>?exp=…&sig=…`) in a response stays valid. */
+  MEDIA_URL_TTL: Type.Integer({ default: 3600, minimum: 1, maximum: 7 * 24 * 3600 }),
   /** The built web app (index.html and its assets); unset = web/build in the project folder. */
   WEB_DIR: Type.Optional(Type.String({ minLength: 1 })),
   // The seed's variables, accepted instead of DATABASE_URL / REDIS_URL.
@@ -149,6 +158,10 @@ export interface Config {
   retention: { previewHours: number; intervalMinutes: number };
   /** Hours after which a held kit is overdue. */
   kitOverdueHours: number;
+  /** Previews (/predict/*): `none` = no token needed, anonymous requests limited per client address and minute. */
+  preview: { auth: 'token' | 'none'; rateLimitPerMinute: number };
+  /** Lifetime of the signed image URLs in responses. */
+  mediaUrlTtlSeconds: number;
   /** Folder of the built web app; served when it holds an index.html. */
   webDir: string;
   /** The worker's GET /metrics listener; null = none. */
@@ -328,6 +341,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, cwd = proces
     resultCacheTtlSeconds: env.RESULT_CACHE_TTL,
     retention: { previewHours: env.PREVIEW_RETENTION_HOURS, intervalMinutes: env.RETENTION_INTERVAL_MINUTES },
     kitOverdueHours: env.KIT_OVERDUE_HOURS,
+    preview: { auth: env.PREVIEW_AUTH, rateLimitPerMinute: env.PREVIEW_RATE_LIMIT },
+    mediaUrlTtlSeconds: env.MEDIA_URL_TTL,
     webDir: path.resolve(PROJECT_ROOT, env.WEB_DIR ?? 'web/build'),
     workerMetricsPort: env.WORKER_METRICS_PORT ?? null,
   };

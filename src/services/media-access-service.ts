@@ -19,12 +19,16 @@ export function createMediaAccessService(deps: {
   drawDeferred: (key: string) => Promise<boolean>;
 }) {
   return {
-    async open(viewer: { id: number; role: UserRole }, key: string) {
+    /**
+     * `viewer` null: the request carried a valid signed URL for this very key (the API
+     * signed it for someone who may see it), so no owner check is made.
+     */
+    async open(viewer: { id: number; role: UserRole } | null, key: string) {
       // Validates the key (traversal, absolute paths…) before anything else.
       let file = await deps.media.get(key);
       if (!file && (await deps.drawDeferred(key))) file = await deps.media.get(key);
       if (!file) throw new NotFoundError('media.not_found', 'No such image');
-      if (viewer.role === 'engineer') {
+      if (viewer?.role === 'engineer') {
         try {
           const [operationOwner, preview] = await Promise.all([deps.operations.ownerOfImage(key), deps.predictions.findByImageKey(key)]);
           const owns = operationOwner === viewer.id || preview?.userId === viewer.id;

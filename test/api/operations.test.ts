@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { unsigned } from '../helpers/signed-urls.js';
 import { BACKENDS } from '../helpers/databases.js';
 import { createScriptedDetector, FULL_KIT, kitWithout, solidJpeg, type ScriptedDetection } from '../helpers/fake-detector.js';
 import { multipartBody } from '../helpers/multipart.js';
@@ -89,12 +90,12 @@ describe.each(BACKENDS)('operations on %s', (backend) => {
     expect(own.statusCode).toBe(200);
     expect(own.headers['content-type']).toBe('image/jpeg');
     expect(own.rawPayload.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
-    const original = await t.app.inject({ url: `${latest.image_url}?access_token=${engineer.token}` });
+    const original = await t.app.inject({ url: `${unsigned(latest.image_url)}?access_token=${engineer.token}` });
     expect(original.statusCode).toBe(200);
     expect(original.rawPayload.equals(photos.noCutters!)).toBe(true);
-    expect((await t.app.inject({ url: latest.annotated_image_url, headers: other.auth })).statusCode).toBe(403);
-    expect((await t.app.inject({ url: latest.annotated_image_url, headers: storekeeper.auth })).statusCode).toBe(200);
-    expect((await t.app.inject({ url: latest.annotated_image_url })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: unsigned(latest.annotated_image_url), headers: other.auth })).statusCode).toBe(403);
+    expect((await t.app.inject({ url: unsigned(latest.annotated_image_url), headers: storekeeper.auth })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: unsigned(latest.annotated_image_url) })).statusCode).toBe(401);
   });
 
   it('queues the discrepancy for review; a storekeeper resolves it with an audit row and the kit returns', async () => {

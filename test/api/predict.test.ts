@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { mediaKey, unsigned } from '../helpers/signed-urls.js';
 import { createScriptedDetector, kitWithout, solidJpeg } from '../helpers/fake-detector.js';
 import { multipartBody } from '../helpers/multipart.js';
 import { createUser } from '../helpers/users.js';
@@ -57,9 +58,9 @@ describe('POST /predict/', () => {
     const image = await t.app.inject({ url: body.image_url, headers: engineer.auth });
     expect(image.statusCode).toBe(200);
     expect(image.headers['content-type']).toBe('image/jpeg');
-    expect((await t.app.inject({ url: body.image_url, headers: other.auth })).statusCode).toBe(403);
+    expect((await t.app.inject({ url: unsigned(body.image_url), headers: other.auth })).statusCode).toBe(403);
     // A refused image is never opened for long: no descriptor of it stays open.
-    const file = fs.realpathSync(path.join(t.config.mediaDir, body.image_url.replace(/^\/media\//, '')));
+    const file = fs.realpathSync(path.join(t.config.mediaDir, mediaKey(body.image_url)));
     const openOnIt = () =>
       fs.readdirSync('/proc/self/fd').filter((fd) => {
         try {

@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/shared/clock.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { mediaKey } from '../helpers/signed-urls.js';
 import { createScriptedDetector, FULL_KIT, solidJpeg } from '../helpers/fake-detector.js';
 import { multipartBody } from '../helpers/multipart.js';
 import { createUser } from '../helpers/users.js';
@@ -35,7 +36,7 @@ describe('retention of previews', () => {
     expect(res.statusCode, res.body).toBeLessThan(300);
     return res.json();
   };
-  const stored = (url: string) => fs.existsSync(path.join(t.config.mediaDir, url.replace(/^\/media\//, '')));
+  const stored = (url: string) => fs.existsSync(path.join(t.config.mediaDir, mediaKey(url)));
 
   it('deletes previews and finished jobs older than the retention, never operation evidence', async () => {
     const photo = await solidJpeg([40, 50, 60]);
@@ -121,7 +122,7 @@ describe('retention schedule', () => {
       const kitId = (await t.app.inject({ url: '/api/v1/toolkits', headers: auth })).json().items[0].id;
       const body = await multipartBody({ toolkit_id: kitId }, [{ field: 'image', data: await solidJpeg([1, 1, 1]) }]);
       const preview = (await t.app.inject({ method: 'POST', url: '/predict/', headers: { ...auth, ...body.headers }, payload: body.payload })).json();
-      const file = path.join(t.config.mediaDir, preview.image_url.replace(/^\/media\//, ''));
+      const file = path.join(t.config.mediaDir, mediaKey(preview.image_url));
       expect(fs.existsSync(file)).toBe(true);
       for (let i = 0; i < 60 && fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
       expect(fs.existsSync(file)).toBe(false);

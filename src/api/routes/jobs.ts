@@ -23,6 +23,7 @@ import { readSpooledUpload } from '../plugins/spooled-upload.js';
 import { problems } from '../schemas/common.js';
 import { JobAcceptedSchema, JobParamsSchema } from '../schemas/jobs.js';
 import { PredictFieldsSchema } from '../schemas/recognition.js';
+import { signMediaUrls, type MediaUrlSigner } from '../../media/signed-urls.js';
 
 const HEARTBEAT_MS = 15_000;
 /** Sent with the final `shutdown` event: how soon EventSource clients reconnect. */
@@ -32,9 +33,9 @@ function viewer(request: FastifyRequest) {
   return { id: request.user.id, role: request.user.role };
 }
 
-function sseFrame(event: JobEvent): string {
+function sseFrame(event: JobEvent, signer: MediaUrlSigner): string {
   const id = 'id' in event ? `id: ${event.id}\n` : '';
-  return `${id}event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`;
+  return `${id}event: ${event.event}\ndata: ${JSON.stringify(signMediaUrls(event.data, signer))}\n\n`;
 }
 
 /** A CSV cell: quoted when needed; text that a spreadsheet would run as a formula is defused. */
@@ -76,7 +77,8 @@ function toolList(list: Array<{ class_key: string; count: number }> | undefined)
   return (list ?? []).map((t) => (t.count > 1 ? `${t.class_key}×${t.count}` : t.class_key)).join('; ');
 }
 
-export function jobReportCsv(job: JobView, items: JobItem[]): string {
+/** `signUrl`: the image URLs signed (the API's report); without it they stay plain. */
+export function jobReportCsv(job: JobView, items: JobItem[], signUrl: (url: string) => string = (url) => url): string {
   const rows = [CSV_COLUMNS.join(',')];
   for (const item of items) {
     const p = (item.result ?? {}) as StoredPrediction;
@@ -91,7 +93,7 @@ export function jobReportCsv(job: JobView, items: JobItem[]): string {
         toolList(p.comparison?.extra),
         toolList(p.comparison?.uncertain),
         p.detections?.length,
-        p.image_url,
+        p.image_url === undefined ? undefined : signUrl(p.image_url),
         item.error?.code,
         item.error?.detail,
       ]
@@ -276,10 +278,10 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
         out.once('close', abort);
         pumping = (async () => {
           try {
-            if (!first.done) write(sseFrame(first.value));
+            if (!first.done) write(sseFrame(first.value, deps.mediaUrls));
             for await (const event of events) {
               if (controller.signal.aborted) break;
-              write(sseFrame(event));
+              write(sseFrame(event, deps.mediaUrls));
             }
           } catch (err) {
             request.log.warn({ err: (err as Error).message }, 'job event stream ended with an error');
@@ -321,7 +323,7 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="job-${job.job_id}.csv"`)
-        .send(jobReportCsv(job, items));
+        .send(jobReportCsv(job, items, (url) => deps.mediaUrls.signUrl(url)));
     },
   );
 
