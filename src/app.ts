@@ -25,6 +25,7 @@ import { mediaRoutes } from './api/routes/media.js';
 import { registerMultipart } from './api/plugins/multipart.js';
 import { deepLinkFallback, loadWebApp, registerWebApp } from './api/plugins/web-app.js';
 import { predictBatchRoutes } from './api/routes/predict-batch.js';
+import { registerPreviewRateLimit } from './api/plugins/preview-access.js';
 import { signMediaUrls } from './media/signed-urls.js';
 import { jobRoutes } from './api/routes/jobs.js';
 import { jobSchemas } from './api/schemas/jobs.js';
@@ -82,8 +83,12 @@ export async function createApp(config: Readonly<Config>, overrides: DepsOverrid
     await app.register(toolRoutes, { deps });
     await app.register(toolkitRoutes, { deps });
     await app.register(modelSettingsRoutes, { deps });
-    await app.register(predictRoutes, { deps });
-    await app.register(predictBatchRoutes, { deps });
+    // The previews in a scope of their own: PREVIEW_AUTH=none's rate limit covers them only.
+    await app.register(async (previews) => {
+      await registerPreviewRateLimit(previews, config);
+      await previews.register(predictRoutes, { deps });
+      await previews.register(predictBatchRoutes, { deps });
+    });
     await app.register(jobRoutes, { deps });
     await app.register(operationRoutes, { deps });
     await app.register(mediaRoutes, { deps });

@@ -59,7 +59,8 @@ export function createBatchService(deps: {
   syncLimit: number;
   logger: Logger;
 }) {
-  async function predict(input: { userId: number; toolkitId: number; confidence?: number; source: UploadSource }): Promise<BatchResult> {
+  /** `userId` null: an anonymous preview (PREVIEW_AUTH=none), recorded with no owner. */
+  async function predict(input: { userId: number | null; toolkitId: number; confidence?: number; source: UploadSource }): Promise<BatchResult> {
     if (!deps.modelReady()) {
       throw new ServiceUnavailableError('model.unavailable', 'The recognition model is not loaded; see /base/health', 30);
     }

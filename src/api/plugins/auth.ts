@@ -5,7 +5,8 @@
  *   app.get('/y', { preHandler: requireRole('admin') }, ...)        // authenticates too
  *   app.get('/media/:f', { preHandler: authenticate({ allowQueryToken: true }) }, ...)
  *
- * After `authenticate`, `request.user` is the caller ({ id, role, employeeNumber, fullName }).
+ * After `authenticate`, `request.user` is the caller ({ id, role, employeeNumber, fullName });
+ * with `{ optional: true }` it is null when no token was sent.
  * Every failure is a 401 problem with `WWW-Authenticate: Bearer`; a wrong role is a 403;
  * a 503 (`auth.store_unavailable`) when revocations cannot be checked (Redis away).
  */
@@ -43,6 +44,11 @@ export interface AuthenticateOptions {
    * browsers cannot set headers on <img> and EventSource). The header wins when both are present.
    */
   allowQueryToken?: boolean;
+  /**
+   * No token at all is fine: `request.user` stays null (anonymous previews, PREVIEW_AUTH=none).
+   * A token that is sent must still be valid (401 otherwise).
+   */
+  optional?: boolean;
 }
 
 /** The token of an `Authorization: Bearer …` header; undefined without one, null when malformed. */
@@ -73,6 +79,7 @@ export function authenticate(options: AuthenticateOptions = {}): preHandlerAsync
       throw new UnauthorizedError('auth.invalid_token', 'The Authorization header must be `Bearer <token>`');
     }
     if (!token) {
+      if (options.optional === true) return;
       challenge(reply);
       throw new UnauthorizedError('auth.missing_token', 'This route needs an access token (Authorization: Bearer <token>)');
     }

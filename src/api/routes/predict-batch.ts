@@ -9,8 +9,8 @@ import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import { BatchTooLargeError } from '../../services/batch-service.js';
 import { BadRequestError } from '../../shared/errors.js';
-import { authenticate } from '../plugins/auth.js';
 import { multipartSchema } from '../plugins/multipart.js';
+import { previewAccess, previewUserId } from '../plugins/preview-access.js';
 import { readSpooledUpload } from '../plugins/spooled-upload.js';
 import { problems } from '../schemas/common.js';
 import { PredictFieldsSchema } from '../schemas/recognition.js';
@@ -19,7 +19,8 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
   const { config } = deps;
   const spoolDir = path.join(config.dataDir, 'tmp');
   const limit = config.jobs.syncBatchLimit;
-  const response = { 200: Type.Ref('BatchResult'), ...problems(400, 401, 404, 413, 415, 422, 503) };
+  const access = previewAccess(config);
+  const response = { 200: Type.Ref('BatchResult'), ...problems(400, 401, 404, 413, 415, 422, ...(access.anonymous ? [429] : []), 503) };
 
   const batchUpload = multipartSchema(PredictFieldsSchema, {
     images: { description: `Photos (at most ${limit}; more → use /api/v1/jobs)`, multiple: true },
@@ -27,7 +28,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
   app.post(
     '/predict/batch',
     {
-      preHandler: authenticate(),
+      preHandler: access.preHandler,
       validatorCompiler: batchUpload.validatorCompiler,
       schema: {
         ...batchUpload.schema,
@@ -38,7 +39,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
           "Also the fields of seed 000's own backend (BatchPredictResponse: successful_images, failed_images; per image " +
           'BatchImageResult: success, found_tools, hand_check, processed_image_url, ml_predictions, inference_time_ms, error_message). ' +
           `More than ${limit} images → 413 batch.too_large: submit them to POST /api/v1/jobs instead.`,
-        security: [{ bearerAuth: [] }],
+        security: access.security,
         response,
       },
     },
@@ -57,7 +58,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
           });
         }
         return await deps.services.batch.predict({
-          userId: request.user.id,
+          userId: previewUserId(request),
           toolkitId: upload.fields.toolkit_id,
           ...(upload.fields.confidence !== undefined ? { confidence: upload.fields.confidence } : {}),
           source: { kind: 'images', files: upload.files },
@@ -72,7 +73,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
   app.post(
     '/predict/zip',
     {
-      preHandler: authenticate(),
+      preHandler: access.preHandler,
       validatorCompiler: zipUpload.validatorCompiler,
       schema: {
         ...zipUpload.schema,
@@ -83,7 +84,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
           'Entries that are not images, or unsafe (path traversal, absolute names, symlinks, nested archives, zip bombs), are skipped ' +
           'and listed with the reason. A file that is not a readable ZIP → 422 zip.corrupt; too many entries → 422 zip.too_many_entries. ' +
           `More than ${limit} images → 413 batch.too_large: submit the archive to POST /api/v1/jobs instead.`,
-        security: [{ bearerAuth: [] }],
+        security: access.security,
         response,
       },
     },
@@ -103,7 +104,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
           });
         }
         return await deps.services.batch.predict({
-          userId: request.user.id,
+          userId: previewUserId(request),
           toolkitId: upload.fields.toolkit_id,
           ...(upload.fields.confidence !== undefined ? { confidence: upload.fields.confidence } : {}),
           source: { kind: 'zip', filename: archive.filename, sha256: archive.sha256, size: archive.size, path: archive.path },

@@ -6,17 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import { BadRequestError } from '../../shared/errors.js';
-import { authenticate } from '../plugins/auth.js';
 import { multipartSchema, readUpload } from '../plugins/multipart.js';
+import { previewAccess, previewUserId } from '../plugins/preview-access.js';
 import { problems } from '../schemas/common.js';
 import { PredictFieldsSchema } from '../schemas/recognition.js';
 
 export async function predictRoutes(app: FastifyInstance, { deps }: { deps: Deps }): Promise<void> {
+  const access = previewAccess(deps.config);
   const upload = multipartSchema(PredictFieldsSchema, { image: { description: 'Photo of the open kit (JPEG, PNG, WebP, TIFF…)' } });
   app.post(
     '/predict/',
     {
-      preHandler: authenticate(),
+      preHandler: access.preHandler,
       validatorCompiler: upload.validatorCompiler,
       schema: {
         ...upload.schema,
@@ -25,8 +26,8 @@ export async function predictRoutes(app: FastifyInstance, { deps }: { deps: Deps
         description:
           "A Prediction, plus the fields seed 000's own backend answered with (`PredictResponse`: found_tools, hand_check, " +
           'processed_image_url, ml_predictions, inference_time_ms), so its frontend and clients read the answer unchanged.',
-        security: [{ bearerAuth: [] }],
-        response: { 200: Type.Ref('PredictResponse'), ...problems(400, 401, 404, 413, 415, 422, 503) },
+        security: access.security,
+        response: { 200: Type.Ref('PredictResponse'), ...problems(400, 401, 404, 413, 415, 422, ...(access.anonymous ? [429] : []), 503) },
       },
     },
     async (request) => {
@@ -38,7 +39,7 @@ export async function predictRoutes(app: FastifyInstance, { deps }: { deps: Deps
         });
       }
       return deps.services.predictions.predictWithSeedFields({
-        userId: request.user.id,
+        userId: previewUserId(request),
         image: image.data,
         toolkitId: fields.toolkit_id,
         ...(fields.confidence !== undefined ? { confidence: fields.confidence } : {}),
