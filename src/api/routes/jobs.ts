@@ -135,7 +135,7 @@ export async function jobRoutes(app: FastifyInstance, { deps }: { deps: Deps }):
         tags: ['jobs'],
         summary: 'Submit a ZIP archive or many photos for recognition in the background',
         description:
-          'The upload is checked at once (a corrupt archive → 422; unsafe or non-image entries are skipped and listed) and each ' +
+          'The upload is checked at once (a corrupt archive or one with no photos → 400; unsafe or non-image entries are skipped and listed) and each ' +
           'photo becomes one task. Follow progress with GET /api/v1/jobs/{id} or its /events stream. Submitting the same upload ' +
           'with the same settings while its job is queued or running returns that job (`deduplicated: true`).',
         security,

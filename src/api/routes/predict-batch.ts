@@ -82,7 +82,7 @@ export async function predictBatchRoutes(app: FastifyInstance, { deps }: { deps:
         description:
           "The same answer as /predict/batch, seed 000's fields included. " +
           'Entries that are not images, or unsafe (path traversal, absolute names, symlinks, nested archives, zip bombs), are skipped ' +
-          'and listed with the reason. A file that is not a readable ZIP → 422 zip.corrupt; too many entries → 422 zip.too_many_entries. ' +
+          'and listed with the reason. A file that is not a readable ZIP → 400 zip.corrupt, an archive with no photos → 400 batch.no_images (Russian detail, as the original); too many entries → 422 zip.too_many_entries. ' +
           `More than ${limit} images → 413 batch.too_large: submit the archive to POST /api/v1/jobs instead.`,
         security: access.security,
         response,

@@ -2767,7 +2767,7 @@ export interface paths {
         put?: never;
         /**
          * Recognise the photos of a ZIP archive and compare each with a kit (synchronous, no operation recorded)
-         * @description The same answer as /predict/batch, seed 000's fields included. Entries that are not images, or unsafe (path traversal, absolute names, symlinks, nested archives, zip bombs), are skipped and listed with the reason. A file that is not a readable ZIP → 422 zip.corrupt; too many entries → 422 zip.too_many_entries. More than 20 images → 413 batch.too_large: submit the archive to POST /api/v1/jobs instead.
+         * @description The same answer as /predict/batch, seed 000's fields included. Entries that are not images, or unsafe (path traversal, absolute names, symlinks, nested archives, zip bombs), are skipped and listed with the reason. A file that is not a readable ZIP → 400 zip.corrupt, an archive with no photos → 400 batch.no_images (Russian detail, as the original); too many entries → 422 zip.too_many_entries. More than 20 images → 413 batch.too_large: submit the archive to POST /api/v1/jobs instead.
          */
         post: {
             parameters: {
@@ -2883,7 +2883,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a ZIP archive or many photos for recognition in the background
-         * @description The upload is checked at once (a corrupt archive → 422; unsafe or non-image entries are skipped and listed) and each photo becomes one task. Follow progress with GET /api/v1/jobs/{id} or its /events stream. Submitting the same upload with the same settings while its job is queued or running returns that job (`deduplicated: true`).
+         * @description The upload is checked at once (a corrupt archive or one with no photos → 400; unsafe or non-image entries are skipped and listed) and each photo becomes one task. Follow progress with GET /api/v1/jobs/{id} or its /events stream. Submitting the same upload with the same settings while its job is queued or running returns that job (`deduplicated: true`).
          */
         post: {
             parameters: {
