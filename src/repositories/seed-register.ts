@@ -9,7 +9,7 @@ export function createSeedRegister(db: DbOrTx): SeedRegisterSource {
     async forKit(toolkitId) {
       const [kitTools, byClass] = await Promise.all([
         db
-          .select({ id: tools.id, name: tools.name, serialNumber: tools.serialNumber, category: tools.category, classKey: tools.classKey })
+          .select({ id: tools.id, name: tools.name, serialNumber: tools.serialNumber, category: tools.category, classKey: tools.classKey, quantity: toolkitItems.quantity })
           .from(toolkitItems)
           .innerJoin(tools, eq(tools.id, toolkitItems.toolId))
           .where(eq(toolkitItems.toolkitId, toolkitId))

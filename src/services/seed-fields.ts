@@ -4,9 +4,12 @@
  * React frontend and Swagger clients read toolcontrol's answers unchanged. They come on
  * top of toolcontrol's own fields, never instead of them.
  *
- * The seed's model predicted tool ids; toolcontrol's predicts tool classes. A class maps
- * to the tool of the kit with that class key (the lowest id when the kit holds two), else
- * to the lowest-id active tool of the register with it.
+ * The seed's model predicted tool ids; toolcontrol's predicts tool classes. The counted
+ * detections of a class go to the kit's tools of that class in id order, each taking as many
+ * as its quantity; a tool is in `found_tools` only when all of its quantity was seen, so a
+ * client that reads "missing = kit − found_tools" never misses a shortfall. Detections beyond
+ * the kit's tools (extras), and classes the kit does not hold, map to the kit's first tool
+ * of the class, else to the lowest-id active tool of the register with it.
  */
 import type { ItemError } from '../db/schema/index.js';
 import type { PredictionResult } from './prediction-service.js';
@@ -46,7 +49,7 @@ export type SeedBatchItemFields =
 /** What the seed fields need of the register: a kit's tools, and a tool per class key. */
 export interface SeedRegister {
   /** The kit's tools, by tool id. */
-  kitTools: Array<{ id: number; name: string; serialNumber: string | null; category: string | null; classKey: string }>;
+  kitTools: Array<{ id: number; name: string; serialNumber: string | null; category: string | null; classKey: string; quantity: number }>;
   /** Class key → the lowest id among the register's active tools of that class. */
   toolIdByClass: ReadonlyMap<string, number>;
 }
@@ -60,18 +63,32 @@ type SeedSource = Pick<PredictionResult, 'detections' | 'comparison' | 'image_ur
 export function seedPredictFields(prediction: SeedSource, register: SeedRegister): SeedPredictFields {
   // Counted detections only, as the comparison counts them: mapped to a class, not uncertain.
   const counted = prediction.detections.filter((d) => !d.uncertain && d.tool_key !== null).map((d) => d.tool_key!);
-  const detected = new Set(counted);
-  const kitToolByClass = new Map<string, number>();
-  for (const tool of register.kitTools) if (!kitToolByClass.has(tool.classKey)) kitToolByClass.set(tool.classKey, tool.id);
+  const seen = new Map<string, number>();
+  for (const key of counted) seen.set(key, (seen.get(key) ?? 0) + 1);
+
+  // Each kit tool of a class, in id order, takes its quantity of that class's detections.
+  const slots = new Map<string, number[]>();
+  const found: SeedRegister['kitTools'] = [];
+  const left = new Map(seen);
+  for (const tool of register.kitTools) {
+    const list = slots.get(tool.classKey) ?? [];
+    for (let i = 0; i < tool.quantity; i++) list.push(tool.id);
+    slots.set(tool.classKey, list);
+    const remaining = left.get(tool.classKey) ?? 0;
+    if (remaining >= tool.quantity) found.push(tool);
+    left.set(tool.classKey, Math.max(0, remaining - tool.quantity));
+  }
+  const used = new Map<string, number>();
   const mlPredictions: number[] = [];
   for (const key of counted) {
-    const id = kitToolByClass.get(key) ?? register.toolIdByClass.get(key);
+    const n = used.get(key) ?? 0;
+    used.set(key, n + 1);
+    const list = slots.get(key);
+    const id = list?.[n] ?? list?.[0] ?? register.toolIdByClass.get(key);
     if (id !== undefined) mlPredictions.push(id);
   }
   return {
-    found_tools: register.kitTools
-      .filter((t) => detected.has(t.classKey))
-      .map((t) => ({ id: t.id, name: t.name, serial_number: t.serialNumber ?? '', category: t.category ?? '' })),
+    found_tools: found.map((t) => ({ id: t.id, name: t.name, serial_number: t.serialNumber ?? '', category: t.category ?? '' })),
     hand_check: prediction.comparison.status !== 'success',
     processed_image_url: prediction.image_url,
     ml_predictions: mlPredictions,
