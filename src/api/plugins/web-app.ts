@@ -96,9 +96,8 @@ export async function loadWebApp(dir: string, logger: Logger): Promise<WebApp | 
   };
 }
 
-/** The q-value the Accept header gives a media type (its most specific matching range; no header: any type, q=1). */
-function acceptQuality(accept: string | undefined, mediaType: string): number {
-  if (accept === undefined || accept.trim() === '') return 1;
+/** The Accept header's most specific range matching a media type (3 exact, 2 its type's wildcard, 1 the any-type wildcard) and its q-value, or null. */
+function bestRange(accept: string, mediaType: string): { specificity: number; q: number } | null {
   const [type] = mediaType.split('/');
   let best: { specificity: number; q: number } | null = null;
   for (const part of accept.split(',')) {
@@ -111,7 +110,13 @@ function acceptQuality(accept: string | undefined, mediaType: string): number {
     if (!Number.isFinite(q)) continue;
     if (!best || specificity > best.specificity) best = { specificity, q };
   }
-  return best?.q ?? 0;
+  return best;
+}
+
+/** The q-value the Accept header gives a media type (no header: any type, q=1). */
+function acceptQuality(accept: string | undefined, mediaType: string): number {
+  if (accept === undefined || accept.trim() === '') return 1;
+  return bestRange(accept, mediaType)?.q ?? 0;
 }
 
 /** A browser asking for a page: the Accept header ranks text/html above JSON (ties, a bare wildcard and no Accept go to JSON). */
@@ -123,13 +128,8 @@ export function prefersHtml(request: FastifyRequest): boolean {
 
 /** The Accept header names text/html (not only through a wildcard). */
 function asksForHtml(request: FastifyRequest): boolean {
-  const accept = request.headers.accept;
-  if (!accept) return false;
-  return accept.split(',').some((part) => {
-    const [range, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
-    const q = params.find((p) => p.startsWith('q='));
-    return range === 'text/html' && (q === undefined || Number(q.slice(2)) > 0);
-  });
+  const range = request.headers.accept ? bestRange(request.headers.accept, 'text/html') : null;
+  return range !== null && range.specificity === 3 && range.q > 0;
 }
 
 function pathOf(request: FastifyRequest): string {
